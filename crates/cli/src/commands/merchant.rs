@@ -1,0 +1,166 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use payfac_domain::{MerchantId, MerchantStatus};
+use payfac_signing::VerifyingKey;
+use payfac_store::{Store, StoredKey};
+
+use super::DatabaseArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(subcommand)]
+    command: MerchantCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum MerchantCommand {
+    /// Register a merchant with its first key; prints the key id.
+    Add {
+        /// 1-32 of A-Z a-z 0-9 _ -
+        id: String,
+        /// The merchant's public key: PEM SPKI, PEM PKCS#1 or bare base64 SPKI DER.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "generate_key",
+            conflicts_with = "generate_key"
+        )]
+        public_key: Option<PathBuf>,
+        /// Generate the pair here and write PREFIX.key.pem / PREFIX.pub.pem for delivery.
+        #[arg(long, value_name = "PREFIX")]
+        generate_key: Option<PathBuf>,
+    },
+    /// Key rotation: add or remove a merchant's public keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Refuse the merchant's API calls (answered as an unknown merchant).
+    Disable { id: String },
+    /// Accept the merchant's API calls again.
+    Enable { id: String },
+    /// Show every merchant, its status and key ids.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Add a public key; prints its key id.
+    Add {
+        id: String,
+        #[arg(long, value_name = "FILE")]
+        public_key: PathBuf,
+    },
+    /// Remove a key by its id.
+    Remove { id: String, key_id: String },
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let store = payfac_store::open(&args.database.database_url).await?;
+    match args.command {
+        MerchantCommand::Add {
+            id,
+            public_key,
+            generate_key,
+        } => {
+            let id = merchant_id(&id)?;
+            let key = match (public_key, generate_key) {
+                (Some(path), _) => read_public_key(&path)?,
+                (None, Some(prefix)) => {
+                    let (private, public) = super::keygen::write_key_pair(&prefix, 2048)?;
+                    eprintln!("wrote {} and {}", private.display(), public.display());
+                    read_public_key(&public)?
+                }
+                (None, None) => anyhow::bail!("give --public-key FILE or --generate-key PREFIX"),
+            };
+            println!("{}", add_merchant(store.as_ref(), &id, &key).await?);
+        }
+        MerchantCommand::Key {
+            command: KeyCommand::Add { id, public_key },
+        } => {
+            let key = read_public_key(&public_key)?;
+            store.add_key(&merchant_id(&id)?, stored(&key)).await?;
+            println!("{}", key.key_id());
+        }
+        MerchantCommand::Key {
+            command: KeyCommand::Remove { id, key_id },
+        } => store.remove_key(&merchant_id(&id)?, &key_id).await?,
+        MerchantCommand::Disable { id } => {
+            store
+                .set_status(&merchant_id(&id)?, MerchantStatus::Disabled)
+                .await?
+        }
+        MerchantCommand::Enable { id } => {
+            store
+                .set_status(&merchant_id(&id)?, MerchantStatus::Active)
+                .await?
+        }
+        MerchantCommand::List { json } => list(store.as_ref(), json).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Registers a merchant with its first key and returns the key id.
+pub async fn add_merchant(
+    store: &dyn Store,
+    id: &MerchantId,
+    key: &VerifyingKey,
+) -> anyhow::Result<String> {
+    store.add_merchant(id, stored(key)).await?;
+    Ok(key.key_id())
+}
+
+pub fn stored(key: &VerifyingKey) -> StoredKey {
+    StoredKey {
+        key_id: key.key_id(),
+        spki_der: key.spki_der().to_vec(),
+    }
+}
+
+fn merchant_id(text: &str) -> anyhow::Result<MerchantId> {
+    Ok(MerchantId::parse(text)?)
+}
+
+pub fn read_public_key(path: &std::path::Path) -> anyhow::Result<VerifyingKey> {
+    VerifyingKey::parse(&super::read_file(path)?).with_context(|| format!("{}", path.display()))
+}
+
+async fn list(store: &dyn Store, json: bool) -> anyhow::Result<()> {
+    let merchants = store.merchants().await?;
+    if json {
+        let rows: Vec<_> = merchants
+            .iter()
+            .map(|merchant| {
+                serde_json::json!({
+                    "id": merchant.id,
+                    "status": merchant.status.as_str(),
+                    "keys": merchant.keys.iter().map(|k| &k.key_id).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+    } else {
+        for merchant in &merchants {
+            let keys: Vec<&str> = merchant.keys.iter().map(|k| k.key_id.as_str()).collect();
+            println!(
+                "{}\t{}\t{}",
+                merchant.id,
+                merchant.status.as_str(),
+                if keys.is_empty() {
+                    "-".to_owned()
+                } else {
+                    keys.join(",")
+                }
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! One module per subcommand.
+
+mod keygen;
+mod merchant;
+mod serve;
+mod sign;
+mod user_sync;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// payfac — merchant User Sync & Authorization API with buyer single sign-on.
+#[derive(Debug, Parser)]
+#[command(name = "payfac", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve(serve::Args),
+    /// Register merchants and rotate their keys.
+    Merchant(merchant::Args),
+    /// Write a new RSA key pair: PREFIX.key.pem (PKCS#8, mode 0600) and PREFIX.pub.pem (SPKI).
+    Keygen(keygen::Args),
+    /// Print the signature string and signature of a request, as JSON.
+    Sign(sign::Args),
+    /// Make a signed user-sync call and print the response envelope.
+    UserSync(user_sync::Args),
+}
+
+/// Where storage lives: shared by every subcommand that touches it.
+#[derive(Debug, clap::Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://PATH` (created if missing) or `postgres://…`.
+    #[arg(
+        long,
+        env = "PAYFAC_DATABASE_URL",
+        default_value = "sqlite://payfac.db",
+        global = true
+    )]
+    pub database_url: String,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Merchant(args) => merchant::run(args).await,
+        Command::Keygen(args) => keygen::run(args),
+        Command::Sign(args) => sign::run(args),
+        Command::UserSync(args) => user_sync::run(args).await,
+    }
+}
+
+/// Reads a file, naming it in the error.
+fn read_file(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", path.display()))
+}

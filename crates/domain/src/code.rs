@@ -1,0 +1,122 @@
+//! One-time authorization codes.
+//!
+//! A code is 32 characters of `[A-Za-z0-9]`: a 10-character lookup id (the
+//! storage row id, base62, fixed width) followed by a 22-character secret
+//! from the CSPRNG (22 × log2(62) ≈ 131 bits). Sequential row ids keep the
+//! code table's inserts append-only; the secret is what makes the code
+//! unguessable, and storage keeps only its SHA-256.
+
+use crate::secret::{alphabet_char, alphabet_index, random_alphanumeric};
+use crate::{InvalidInput, SecretHash};
+
+const ID_LENGTH: usize = 10;
+const SECRET_LENGTH: usize = 22;
+
+/// Storage id of a code: `0 ..= 62^10 - 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeId(pub i64);
+
+/// A freshly issued or presented authorization code. `Debug` redacts it.
+#[derive(Clone)]
+pub struct AuthorizationCode {
+    id: CodeId,
+    secret: String,
+}
+
+impl AuthorizationCode {
+    pub const LENGTH: usize = ID_LENGTH + SECRET_LENGTH;
+
+    /// A new random secret, before storage has assigned the id.
+    pub fn new_secret() -> (String, SecretHash) {
+        let secret = random_alphanumeric(SECRET_LENGTH);
+        let hash = SecretHash::of(&secret);
+        (secret, hash)
+    }
+
+    /// Joins the id assigned by storage with the secret.
+    pub fn assemble(id: CodeId, secret: String) -> Self {
+        Self { id, secret }
+    }
+
+    /// Parses a presented code; anything of the wrong shape is refused
+    /// before storage is asked.
+    pub fn parse(text: &str) -> Result<Self, InvalidInput> {
+        let invalid = || InvalidInput::new("authorization code is malformed");
+        if text.len() != Self::LENGTH {
+            return Err(invalid());
+        }
+        let (id_part, secret) = text.split_at(ID_LENGTH);
+        let mut id: u64 = 0;
+        for byte in id_part.bytes() {
+            id = id * 62 + alphabet_index(byte).ok_or_else(invalid)?;
+        }
+        if !secret.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(invalid());
+        }
+        Ok(Self {
+            id: CodeId(id as i64),
+            secret: secret.to_owned(),
+        })
+    }
+
+    pub fn id(&self) -> CodeId {
+        self.id
+    }
+
+    pub fn secret_hash(&self) -> SecretHash {
+        SecretHash::of(&self.secret)
+    }
+
+    /// The full code, for the response body only.
+    pub fn expose(&self) -> String {
+        let mut digits = [0u64; ID_LENGTH];
+        let mut rest = self.id.0 as u64;
+        for slot in digits.iter_mut().rev() {
+            *slot = rest % 62;
+            rest /= 62;
+        }
+        let mut out: String = digits.iter().map(|&d| alphabet_char(d)).collect();
+        out.push_str(&self.secret);
+        out
+    }
+}
+
+impl std::fmt::Debug for AuthorizationCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AuthorizationCode(id={}, <redacted>)", self.id.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_its_text_form() {
+        for id in [0, 1, 61, 62, 123_456_789, 839_299_365_868_340_223] {
+            let (secret, hash) = AuthorizationCode::new_secret();
+            let code = AuthorizationCode::assemble(CodeId(id), secret);
+            let text = code.expose();
+            assert_eq!(text.len(), 32);
+            assert!(text.bytes().all(|b| b.is_ascii_alphanumeric()));
+            let parsed = AuthorizationCode::parse(&text).unwrap();
+            assert_eq!(parsed.id(), CodeId(id));
+            assert!(parsed.secret_hash().matches(&hash));
+        }
+    }
+
+    #[test]
+    fn refuses_wrong_shapes() {
+        assert!(AuthorizationCode::parse("").is_err());
+        assert!(AuthorizationCode::parse(&"a".repeat(31)).is_err());
+        assert!(AuthorizationCode::parse(&"a".repeat(33)).is_err());
+        assert!(AuthorizationCode::parse(&format!("{}-", "a".repeat(31))).is_err());
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let (secret, _) = AuthorizationCode::new_secret();
+        let code = AuthorizationCode::assemble(CodeId(7), secret.clone());
+        assert!(!format!("{code:?}").contains(&secret));
+    }
+}

@@ -1,0 +1,195 @@
+//! `POST /pay-fac/{merchant}/v1/user`: register or update a buyer and issue
+//! a one-time authorization code.
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use payfac_domain::{AuthorizationCode, BuyerProfile, Email, MerchantUserNo, PersonName};
+use payfac_store::{SyncOutcome, SyncRequest, new_user_id, unix_now};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::verify::{SignatureFailure, SignedParts};
+use crate::AppState;
+use crate::envelope::{ApiError, success};
+use crate::observability::MerchantLabel;
+
+/// Largest accepted body: 64 KiB.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Issued {
+    user_id: String,
+    authorization_code: String,
+}
+
+pub async fn user_sync(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    request: Request,
+) -> Response {
+    let merchant = path
+        .as_ref()
+        .ok()
+        .map(|Path((merchant, _))| merchant.clone());
+    let mut response = match handle(&state, path, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    };
+    if let Some(merchant) = merchant.filter(|id| state.merchants.active(id).is_some()) {
+        response.extensions_mut().insert(MerchantLabel(merchant));
+    }
+    response
+}
+
+/// The checks of SPEC §3 in their order: route, body size, signature,
+/// content type and JSON, then replay and persistence in one transaction.
+async fn handle(
+    state: &AppState,
+    path: Result<Path<(String, String)>, PathRejection>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let Ok(Path((merchant_id, version))) = path else {
+        return Err(ApiError::Route);
+    };
+    if version != "v1" {
+        return Err(ApiError::Route);
+    }
+    let merchant = state
+        .merchants
+        .active(&merchant_id)
+        .ok_or(ApiError::Route)?;
+    if request.method() != Method::POST {
+        return Err(ApiError::Method);
+    }
+    let (parts, body) = request.into_parts();
+    let body = read_body(&parts.headers, body).await?;
+
+    let now = unix_now();
+    let config = &state.config;
+    let signed = SignedParts {
+        headers: &parts.headers,
+        raw_query: parts.uri.query().unwrap_or(""),
+        body: &body,
+    };
+    let reject = |reason| signed.reject(&merchant_id, reason, now, config.sandbox);
+    let verified = signed
+        .verify(&merchant, now, config.timestamp_window_secs)
+        .map_err(reject)?;
+
+    check_content_type(&parts.headers)?;
+    let profile = parse_profile(&body)?;
+
+    let (secret, code_hash) = AuthorizationCode::new_secret();
+    let outcome = state
+        .store
+        .sync_user(SyncRequest {
+            merchant: merchant.id.clone(),
+            nonce: verified.nonce,
+            nonce_expires_at: verified.timestamp.unix_seconds() + config.timestamp_window_secs,
+            profile,
+            new_user_id: new_user_id(),
+            code_hash,
+            code_expires_at: now + config.code_ttl_secs,
+            now,
+        })
+        .await?;
+    match outcome {
+        SyncOutcome::NonceReused => Err(reject(SignatureFailure::NonceReused)),
+        SyncOutcome::Issued { user_id, code_id } => {
+            metrics::counter!("payfac_codes_issued_total").increment(1);
+            let code = AuthorizationCode::assemble(code_id, secret);
+            Ok(success(Issued {
+                user_id: user_id.to_string(),
+                authorization_code: code.expose(),
+            }))
+        }
+    }
+}
+
+/// Reads the body, refusing it as soon as it is known to exceed the limit:
+/// by its declared length before reading anything, or while streaming a
+/// chunked body, so a large upload is never buffered whole.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > BODY_LIMIT as u64) {
+        return Err(ApiError::BodyTooLarge);
+    }
+    match Limited::new(body, BODY_LIMIT).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(ApiError::BodyTooLarge)
+        }
+        Err(_) => Err(ApiError::Body("The request body could not be read.".into())),
+    }
+}
+
+/// `application/json`, parameters allowed; a declared charset must be UTF-8.
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let wrong = || ApiError::Body("Content-Type must be application/json.".into());
+    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(wrong());
+    };
+    let text = value.to_str().map_err(|_| wrong())?;
+    let mut parts = text.split(';');
+    let media_type = parts.next().unwrap_or("").trim();
+    if !media_type.eq_ignore_ascii_case("application/json") {
+        return Err(wrong());
+    }
+    for parameter in parts {
+        if let Some((name, value)) = parameter.split_once('=') {
+            let value = value.trim().trim_matches('"');
+            if name.trim().eq_ignore_ascii_case("charset")
+                && !value.eq_ignore_ascii_case("utf-8")
+                && !value.eq_ignore_ascii_case("utf8")
+            {
+                return Err(ApiError::Body("The charset must be UTF-8.".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The body as domain types; unknown fields are ignored.
+fn parse_profile(body: &[u8]) -> Result<BuyerProfile, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| ApiError::Body("The body is not valid UTF-8 JSON.".into()))?;
+    let Value::Object(fields) = value else {
+        return Err(ApiError::Body("The body must be a JSON object.".into()));
+    };
+    let invalid = |error: payfac_domain::InvalidInput| ApiError::Body(format!("{error}."));
+    let merchant_user_no = required_string(&fields, "merchantUserNo")?;
+    let email = required_string(&fields, "email")?;
+    Ok(BuyerProfile {
+        merchant_user_no: MerchantUserNo::parse(merchant_user_no).map_err(invalid)?,
+        email: Email::parse(email).map_err(invalid)?,
+        first_name: optional_name(&fields, "firstName")?,
+        last_name: optional_name(&fields, "lastName")?,
+    })
+}
+
+fn required_string<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, ApiError> {
+    match fields.get(name) {
+        Some(Value::String(text)) => Ok(text),
+        None | Some(Value::Null) => Err(ApiError::Body(format!("{name} is required."))),
+        Some(_) => Err(ApiError::Body(format!("{name} must be a string."))),
+    }
+}
+
+fn optional_name(fields: &Map<String, Value>, name: &str) -> Result<Option<PersonName>, ApiError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => PersonName::parse(name, text)
+            .map(Some)
+            .map_err(|error| ApiError::Body(format!("{error}."))),
+        Some(_) => Err(ApiError::Body(format!("{name} must be a string or null."))),
+    }
+}

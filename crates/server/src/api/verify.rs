@@ -1,0 +1,124 @@
+//! Request signature verification (SPEC §2).
+
+use axum::http::HeaderMap;
+use payfac_domain::{Nonce, Timestamp};
+use payfac_signing::{decode_signature, signature_string};
+
+use crate::envelope::{ApiError, SignatureDebug};
+use crate::merchants::Merchant;
+
+/// Why a request's signature was refused. Logged and counted always;
+/// returned to the caller only in sandbox mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureFailure {
+    MissingHeader,
+    BadTimestamp,
+    ClockSkew,
+    BadNonce,
+    NonceReused,
+    BadSignatureEncoding,
+    NoKeyMatched,
+}
+
+impl SignatureFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingHeader => "missing_header",
+            Self::BadTimestamp => "bad_timestamp",
+            Self::ClockSkew => "clock_skew",
+            Self::BadNonce => "bad_nonce",
+            Self::NonceReused => "nonce_reused",
+            Self::BadSignatureEncoding => "bad_signature_encoding",
+            Self::NoKeyMatched => "no_key_matched",
+        }
+    }
+}
+
+/// What a verified request proved: its nonce and timestamp.
+#[derive(Debug)]
+pub struct Verified {
+    pub timestamp: Timestamp,
+    pub nonce: Nonce,
+}
+
+/// The parts of a request the signature covers.
+pub struct SignedParts<'a> {
+    pub headers: &'a HeaderMap,
+    pub raw_query: &'a str,
+    pub body: &'a [u8],
+}
+
+impl SignedParts<'_> {
+    /// Exactly one value of a header, as text; several values are as bad
+    /// as a malformed one, since the signer and we could read different ones.
+    fn header(&self, name: &str) -> Result<Option<&str>, ()> {
+        let mut values = self.headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => Ok(None),
+            (Some(value), None) => value.to_str().map(Some).map_err(|_| ()),
+            (Some(_), Some(_)) => Err(()),
+        }
+    }
+
+    /// The string the server verifies, built from whatever was sent.
+    fn signature_string(&self) -> Vec<u8> {
+        let text = |name| self.header(name).ok().flatten().unwrap_or("");
+        signature_string(self.raw_query, text("timestamp"), text("nonce"), self.body)
+    }
+
+    /// Checks headers, timestamp window and signature, in that order.
+    pub fn verify(
+        &self,
+        merchant: &Merchant,
+        now: i64,
+        window: i64,
+    ) -> Result<Verified, SignatureFailure> {
+        use SignatureFailure::*;
+        let timestamp = self.header("timestamp").map_err(|_| BadTimestamp)?;
+        let nonce = self.header("nonce").map_err(|_| BadNonce)?;
+        let signature = self.header("signature").map_err(|_| BadSignatureEncoding)?;
+        let (Some(timestamp), Some(nonce), Some(signature)) = (timestamp, nonce, signature) else {
+            return Err(MissingHeader);
+        };
+        let timestamp = Timestamp::parse(timestamp).map_err(|_| BadTimestamp)?;
+        let nonce = Nonce::parse(nonce).map_err(|_| BadNonce)?;
+        let signature = decode_signature(signature).ok_or(BadSignatureEncoding)?;
+        if !timestamp.is_within(now, window) {
+            return Err(ClockSkew);
+        }
+        let message = self.signature_string();
+        if merchant
+            .keys
+            .iter()
+            .any(|key| key.verify(&message, &signature))
+        {
+            Ok(Verified { timestamp, nonce })
+        } else {
+            Err(NoKeyMatched)
+        }
+    }
+
+    /// The 10003 answer: logged and counted with its reason; the reason
+    /// reaches the caller only in sandbox mode.
+    pub fn reject(
+        &self,
+        merchant: &str,
+        reason: SignatureFailure,
+        now: i64,
+        sandbox: bool,
+    ) -> ApiError {
+        tracing::warn!(merchant, reason = reason.as_str(), "signature check failed");
+        metrics::counter!(
+            "payfac_signature_failures_total",
+            "merchant" => merchant.to_owned(),
+            "reason" => reason.as_str()
+        )
+        .increment(1);
+        let debug = sandbox.then(|| SignatureDebug {
+            reason: reason.as_str(),
+            server_time: now,
+            signature_string: String::from_utf8_lossy(&self.signature_string()).into_owned(),
+        });
+        ApiError::Signature { reason, debug }
+    }
+}

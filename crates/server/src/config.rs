@@ -1,0 +1,43 @@
+//! Service settings, filled by the CLI from flags and `PAYFAC_*` variables.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything `payfac serve` can be told. `Default` gives the documented
+/// defaults, so tests change only what they exercise.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Largest accepted `|now - timestamp|`, seconds.
+    pub timestamp_window_secs: i64,
+    /// Lifetime of an authorization code, seconds.
+    pub code_ttl_secs: i64,
+    /// Plain-HTTP development: session cookies without `Secure`.
+    pub insecure_cookies: bool,
+    /// Merchant test environment: 10003 answers carry `debug`.
+    pub sandbox: bool,
+    /// A session unused this long is over.
+    pub session_idle_secs: i64,
+    /// A session is over this long after sign-in, used or not.
+    pub session_max_secs: i64,
+    /// How often the merchant cache checks storage for changes.
+    pub merchant_refresh: Duration,
+    /// How often expired nonces, codes and sessions are purged.
+    pub purge_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            timestamp_window_secs: 300,
+            code_ttl_secs: 300,
+            insecure_cookies: false,
+            sandbox: false,
+            session_idle_secs: 2 * 60 * 60,
+            session_max_secs: 24 * 60 * 60,
+            merchant_refresh: Duration::from_secs(1),
+            purge_interval: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The payfac HTTP service: the signed merchant API, the buyer-facing
+//! pages with single sign-on, and the operations endpoints.
+//!
+//! A merchant request reads top to bottom: route → `api::verify` checks
+//! the signature against the cached merchant keys → `api::user_sync`
+//! parses the body into domain types → one store call in one transaction
+//! → `envelope` answers.
+
+pub mod api;
+pub mod config;
+pub mod envelope;
+pub mod merchants;
+pub mod observability;
+mod ops;
+mod purge;
+pub mod startup;
+mod state;
+
+pub use config::Config;
+pub use startup::{Application, router};
+pub use state::AppState;

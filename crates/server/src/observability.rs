@@ -1,0 +1,116 @@
+//! Logs and metrics: one log line and one set of metrics per request,
+//! labelled by the matched route (never the raw path) and result code.
+//! Query strings are never logged: they carry authorization codes.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+use crate::envelope::ResultCode;
+
+/// The merchant a response was for, when it is a known one.
+#[derive(Debug, Clone)]
+pub struct MerchantLabel(pub String);
+
+/// Installs the log subscriber once. `json` gives one JSON object a line;
+/// the filter comes from `RUST_LOG` (default `info`).
+pub fn init_logging(json: bool, writer: fn() -> Box<dyn std::io::Write>) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_target(false);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.compact().try_init()
+    };
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_seconds".into()),
+                    &[
+                        0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                    ],
+                )
+                .expect("static bucket list is not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            // Fails only when another recorder is installed (a test
+            // harness); metrics then go there and /metrics stays empty.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+fn next_request_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    let prefix = PREFIX.get_or_init(|| payfac_domain::random_alphanumeric(6));
+    format!("{prefix}-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Request id, span, log line and metrics for every request.
+pub async fn track_requests(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().clone();
+    let request_id = next_request_id();
+    let span = tracing::info_span!("request", id = %request_id, %method, %route);
+    let mut response = next.run(request).instrument(span.clone()).await;
+
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let code = response
+        .extensions()
+        .get::<ResultCode>()
+        .map(|code| code.0)
+        .unwrap_or("-");
+    let merchant = response
+        .extensions()
+        .get::<MerchantLabel>()
+        .map(|label| label.0.as_str())
+        .unwrap_or("-");
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            code,
+            merchant,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        );
+    });
+    let status_label = status.to_string();
+    metrics::counter!(
+        "payfac_http_requests_total",
+        "route" => route.clone(),
+        "status" => status_label,
+        "code" => code
+    )
+    .increment(1);
+    metrics::histogram!("payfac_http_request_duration_seconds", "route" => route)
+        .record(elapsed.as_secs_f64());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}

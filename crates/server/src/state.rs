@@ -1,0 +1,14 @@
+use std::sync::Arc;
+
+use payfac_store::Store;
+
+use crate::Config;
+use crate::merchants::MerchantDirectory;
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub merchants: MerchantDirectory,
+}

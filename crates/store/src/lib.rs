@@ -1,0 +1,143 @@
+//! Storage for payfac behind one trait, with one module per backend:
+//! SQLite (embedded default) and PostgreSQL (several instances on one
+//! database). Handlers hold an `Arc<dyn Store>` and never branch on the
+//! backend.
+
+mod error;
+mod records;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use error::{AdminError, StoreError};
+pub use records::{
+    MerchantRecord, NewSession, PurgeCounts, RedeemOutcome, Redemption, RejectReason, StoredKey,
+    SyncOutcome, SyncRequest,
+};
+
+use payfac_domain::{Buyer, MerchantId, MerchantStatus, SecretHash};
+
+/// Everything payfac keeps. Every method is one atomic unit: it either
+/// happens completely or leaves no trace.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Records the nonce, upserts the buyer and stores a new code hash, in
+    /// one transaction. A nonce already used inside its window gives
+    /// `NonceReused` and writes nothing.
+    async fn sync_user(&self, request: SyncRequest) -> Result<SyncOutcome, StoreError>;
+
+    /// Consumes a code (valid, unexpired, unused → used) and, only then,
+    /// creates the session and ends the one it replaces.
+    async fn redeem_code(&self, redemption: Redemption) -> Result<RedeemOutcome, StoreError>;
+
+    /// The buyer of a live session; refreshes its idle timer at most once a
+    /// minute.
+    async fn session_buyer(
+        &self,
+        token: SecretHash,
+        now: i64,
+        idle_secs: i64,
+    ) -> Result<Option<Buyer>, StoreError>;
+
+    async fn end_session(&self, token: SecretHash) -> Result<(), StoreError>;
+
+    /// Deletes expired nonces, codes and sessions, at most `batch` rows of
+    /// each per call.
+    async fn purge_expired(&self, now: i64, batch: i64) -> Result<PurgeCounts, StoreError>;
+
+    /// Cheap round trip for readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Bumped by every merchant or key change, so servers reload their
+    /// merchant cache only when something changed.
+    async fn config_version(&self) -> Result<i64, StoreError>;
+
+    async fn merchants(&self) -> Result<Vec<MerchantRecord>, StoreError>;
+
+    async fn add_merchant(&self, id: &MerchantId, key: StoredKey) -> Result<(), AdminError>;
+
+    async fn add_key(&self, id: &MerchantId, key: StoredKey) -> Result<(), AdminError>;
+
+    async fn remove_key(&self, id: &MerchantId, key_id: &str) -> Result<(), AdminError>;
+
+    async fn set_status(&self, id: &MerchantId, status: MerchantStatus) -> Result<(), AdminError>;
+}
+
+/// Opens the store a database URL names: `sqlite://PATH` (created if
+/// missing) or `postgres://…`. Migrations run before it is returned.
+pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "unsupported database URL scheme (use sqlite://PATH): {}",
+            redact_url(database_url)
+        )))
+    }
+}
+
+/// A database URL without its password, safe to print.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Current Unix time in seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A fresh buyer id: milliseconds since 2020-01-01 in the high bits and 22
+/// random bits below, like the platform's existing ids. Ids need no
+/// coordination between instances; the primary key catches the
+/// vanishingly rare collision and the store retries with a new id.
+pub fn new_user_id() -> i64 {
+    const EPOCH_MS: i64 = 1_577_836_800_000;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(EPOCH_MS);
+    let mut random = [0u8; 4];
+    aws_lc_rs::rand::fill(&mut random).expect("the OS random source is available");
+    let low = i64::from(u32::from_le_bytes(random) & 0x3F_FFFF);
+    (((now_ms - EPOCH_MS).max(1)) << 22) | low
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_only() {
+        assert_eq!(
+            redact_url("postgres://user:secret@host/db"),
+            "postgres://user:***@host/db"
+        );
+        assert_eq!(
+            redact_url("postgres://user@host/db"),
+            "postgres://user@host/db"
+        );
+        assert_eq!(redact_url("sqlite://payfac.db"), "sqlite://payfac.db");
+    }
+
+    #[test]
+    fn user_ids_are_positive_and_distinct() {
+        let a = new_user_id();
+        let b = new_user_id();
+        assert!(a > 0 && b > 0);
+        assert_ne!(a, b);
+    }
+}

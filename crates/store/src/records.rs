@@ -1,0 +1,90 @@
+//! Values passed to and returned by the store.
+
+use payfac_domain::{Buyer, BuyerProfile, CodeId, MerchantId, MerchantStatus, Nonce, SecretHash};
+
+/// One verified merchant request, ready to persist.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    pub merchant: MerchantId,
+    pub nonce: Nonce,
+    /// The request's timestamp plus the window: after it, the timestamp
+    /// check refuses the nonce anyway, so the record can go.
+    pub nonce_expires_at: i64,
+    pub profile: BuyerProfile,
+    /// Candidate id if the buyer is new; ignored for a known buyer.
+    pub new_user_id: i64,
+    pub code_hash: SecretHash,
+    pub code_expires_at: i64,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    Issued { user_id: i64, code_id: CodeId },
+    NonceReused,
+}
+
+/// A new browser session, created by a successful redemption.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token: SecretHash,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Redemption {
+    pub code_id: CodeId,
+    pub code_hash: SecretHash,
+    pub now: i64,
+    pub session: NewSession,
+    /// The browser's previous session, ended when the code is good.
+    pub replaces: Option<SecretHash>,
+}
+
+#[derive(Debug, Clone)]
+pub enum RedeemOutcome {
+    SignedIn(Buyer),
+    Rejected(RejectReason),
+}
+
+/// Why a code signed nobody in (for metrics; the browser is told nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    Unknown,
+    Used,
+    Expired,
+}
+
+impl RejectReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Used => "used",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// A merchant public key as stored: canonical SPKI DER and its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub key_id: String,
+    pub spki_der: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MerchantRecord {
+    pub id: String,
+    pub status: MerchantStatus,
+    pub keys: Vec<StoredKey>,
+}
+
+/// Rows removed by one purge pass. `codes_unused` counts codes that
+/// expired without ever being redeemed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeCounts {
+    pub nonces: u64,
+    pub codes: u64,
+    pub codes_unused: u64,
+    pub sessions: u64,
+}

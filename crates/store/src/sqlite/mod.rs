@@ -1,0 +1,167 @@
+//! The embedded SQLite backend: one file in WAL mode, one writer thread
+//! with group commit, and a small pool of reader connections.
+
+mod admin;
+mod buyers;
+mod readers;
+mod writer;
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use payfac_domain::{Buyer, MerchantId, MerchantStatus, SecretHash};
+use rusqlite::Connection;
+
+use crate::{
+    AdminError, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption, Store, StoreError,
+    StoredKey, SyncOutcome, SyncRequest,
+};
+use readers::Readers;
+use writer::Writer;
+
+/// Schema migrations, applied in order; the index + 1 is the version.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Readers,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file and migrates it.
+    pub async fn open(path: &str) -> Result<Self, StoreError> {
+        let path = PathBuf::from(path.split('?').next().unwrap_or(path));
+        let opened = path.clone();
+        let connection = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+            let connection = Connection::open(&opened)?;
+            configure(&connection)?;
+            connection.pragma_update(None, "journal_mode", "WAL")?;
+            migrate(&connection)?;
+            Ok(connection)
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(error.to_string()))??;
+        Ok(Self {
+            writer: Writer::start(connection),
+            readers: Readers::new(path),
+        })
+    }
+}
+
+/// Settings every connection needs. `synchronous = FULL` makes each group
+/// commit durable before any request of it is answered.
+fn configure(connection: &Connection) -> Result<(), rusqlite::Error> {
+    connection.busy_timeout(std::time::Duration::from_secs(5))?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn migrate(connection: &Connection) -> Result<(), StoreError> {
+    connection.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| -> Result<(), rusqlite::Error> {
+        let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            connection.execute_batch(sql)?;
+            connection.pragma_update(None, "user_version", index as i64 + 1)?;
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => Ok(connection.execute_batch("COMMIT")?),
+        Err(error) => {
+            let _ = connection.execute_batch("ROLLBACK");
+            Err(error.into())
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn sync_user(&self, request: SyncRequest) -> Result<SyncOutcome, StoreError> {
+        self.writer
+            .write(move |connection| buyers::sync_user(connection, &request))
+            .await
+    }
+
+    async fn redeem_code(&self, redemption: Redemption) -> Result<RedeemOutcome, StoreError> {
+        self.writer
+            .write(move |connection| buyers::redeem_code(connection, &redemption))
+            .await
+    }
+
+    async fn session_buyer(
+        &self,
+        token: SecretHash,
+        now: i64,
+        idle_secs: i64,
+    ) -> Result<Option<Buyer>, StoreError> {
+        let found = self
+            .readers
+            .read(move |connection| buyers::session_buyer(connection, &token, now, idle_secs))
+            .await?;
+        let Some((buyer, last_seen_at)) = found else {
+            return Ok(None);
+        };
+        if buyers::needs_touch(last_seen_at, now) {
+            self.writer
+                .write(move |connection| buyers::touch_session(connection, &token, now))
+                .await?;
+        }
+        Ok(Some(buyer))
+    }
+
+    async fn end_session(&self, token: SecretHash) -> Result<(), StoreError> {
+        self.writer
+            .write(move |connection| buyers::end_session(connection, &token))
+            .await
+    }
+
+    async fn purge_expired(&self, now: i64, batch: i64) -> Result<PurgeCounts, StoreError> {
+        self.writer
+            .write(move |connection| buyers::purge_expired(connection, now, batch))
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.readers
+            .read(|connection| connection.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+
+    async fn config_version(&self) -> Result<i64, StoreError> {
+        self.readers.read(admin::config_version).await
+    }
+
+    async fn merchants(&self) -> Result<Vec<MerchantRecord>, StoreError> {
+        self.readers.read(admin::merchants).await
+    }
+
+    async fn add_merchant(&self, id: &MerchantId, key: StoredKey) -> Result<(), AdminError> {
+        let id = id.clone();
+        self.writer
+            .write(move |connection| admin::add_merchant(connection, &id, &key))
+            .await
+    }
+
+    async fn add_key(&self, id: &MerchantId, key: StoredKey) -> Result<(), AdminError> {
+        let id = id.clone();
+        self.writer
+            .write(move |connection| admin::add_key(connection, &id, &key))
+            .await
+    }
+
+    async fn remove_key(&self, id: &MerchantId, key_id: &str) -> Result<(), AdminError> {
+        let (id, key_id) = (id.clone(), key_id.to_owned());
+        self.writer
+            .write(move |connection| admin::remove_key(connection, &id, &key_id))
+            .await
+    }
+
+    async fn set_status(&self, id: &MerchantId, status: MerchantStatus) -> Result<(), AdminError> {
+        let id = id.clone();
+        self.writer
+            .write(move |connection| admin::set_status(connection, &id, status))
+            .await
+    }
+}

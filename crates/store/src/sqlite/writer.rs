@@ -1,0 +1,120 @@
+//! The single SQLite writer, with group commit.
+//!
+//! SQLite has one writer at a time, and each commit costs a sync of the
+//! WAL. Requests therefore queue their write jobs to one thread, which runs
+//! every job waiting in the queue inside one transaction — each in its own
+//! savepoint, so one job's failure rolls back only that job — commits once,
+//! and only then answers each job. An answer is never sent for work that
+//! is not durable.
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::StoreError;
+
+/// At most this many jobs share one transaction.
+const MAX_BATCH: usize = 512;
+
+type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// A job runs against the connection inside the batch transaction, or gets
+/// `None` when the transaction could not begin.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
+
+#[derive(Clone)]
+pub(crate) struct Writer {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Writer {
+    pub(crate) fn start(connection: Connection) -> Self {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(connection, queue))
+            .expect("spawning the SQLite writer thread");
+        Self { jobs }
+    }
+
+    /// Runs `work` atomically in the next group commit and returns its
+    /// result once the commit is durable.
+    pub(crate) async fn write<T, E>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<rusqlite::Error> + From<StoreError> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move |connection| {
+            let result = match connection {
+                Some(connection) => in_savepoint(connection, work),
+                None => Err(StoreError::Unavailable("could not begin a transaction".into()).into()),
+            };
+            Box::new(move |committed: Result<(), StoreError>| {
+                let _ = answer.send(committed.map_err(E::from).and(result));
+            })
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        answered
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?
+    }
+}
+
+fn in_savepoint<T, E>(
+    connection: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<rusqlite::Error>,
+{
+    connection.execute_batch("SAVEPOINT job")?;
+    match work(connection) {
+        Ok(value) => {
+            connection.execute_batch("RELEASE job")?;
+            Ok(value)
+        }
+        Err(error) => {
+            connection.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            Err(error)
+        }
+    }
+}
+
+fn run(connection: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = queue.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let began = connection.execute_batch("BEGIN IMMEDIATE").is_ok();
+        // Some errors (a full disk, an I/O error) make SQLite roll the whole
+        // transaction back by itself; the jobs after that must not run in
+        // autocommit mode, and nobody in the batch may be told "committed".
+        let in_transaction = || began && !connection.is_autocommit();
+        let replies: Vec<Reply> = batch
+            .drain(..)
+            .map(|job| job(in_transaction().then_some(&connection)))
+            .collect();
+        let committed = if in_transaction() {
+            connection.execute_batch("COMMIT").map_err(|error| {
+                let _ = connection.execute_batch("ROLLBACK");
+                StoreError::from(error)
+            })
+        } else {
+            Err(StoreError::Unavailable(
+                "could not begin a transaction".into(),
+            ))
+        };
+        for reply in replies {
+            reply(committed.clone());
+        }
+    }
+}
