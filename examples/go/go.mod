@@ -1,0 +1,3 @@
+module payfac.example/sign
+
+go 1.19
