@@ -73,7 +73,10 @@ impl ApiCode {
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("the service answered {} {}", .envelope.code, .envelope.msg)]
-    Api { code: ApiCode, envelope: Envelope },
+    Api {
+        code: ApiCode,
+        envelope: Box<Envelope>,
+    },
     #[error("request failed")]
     Transport(#[from] reqwest::Error),
     #[error("unexpected answer (HTTP {status}): not a payfac envelope")]
@@ -139,7 +142,7 @@ impl MerchantClient {
             .and_then(|data| serde_json::from_value(data).ok());
         issued.ok_or_else(|| ClientError::Api {
             code: ApiCode::from_code(&envelope.code),
-            envelope,
+            envelope: Box::new(envelope),
         })
     }
 

@@ -1,0 +1,265 @@
+//! `spawn_app()` and a signing merchant for the tests.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use payfac_domain::{MerchantId, random_alphanumeric};
+use payfac_server::{Application, Config};
+use payfac_signing::{SigningKey, VerifyingKey, generate_key_pair, signature_string};
+use payfac_store::{Store, StoredKey};
+use serde_json::Value;
+
+pub const MERCHANT: &str = "MERCHANT001";
+
+pub fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/test-vectors")
+}
+
+/// The shared throwaway key pair of the test vectors.
+pub fn vector_keys() -> (SigningKey, VerifyingKey) {
+    let read = |name: &str| std::fs::read_to_string(vectors_dir().join(name)).unwrap();
+    (
+        SigningKey::from_pem(&read("merchant-test.key.pem")).unwrap(),
+        VerifyingKey::parse(&read("merchant-test.pub.pem")).unwrap(),
+    )
+}
+
+pub fn fresh_keys() -> (SigningKey, VerifyingKey) {
+    let pair = generate_key_pair(2048).unwrap();
+    (
+        SigningKey::from_pem(&pair.private_pem).unwrap(),
+        VerifyingKey::parse(&pair.public_pem).unwrap(),
+    )
+}
+
+pub fn stored(key: &VerifyingKey) -> StoredKey {
+    StoredKey {
+        key_id: key.key_id(),
+        spki_der: key.spki_der().to_vec(),
+    }
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub store: Arc<dyn Store>,
+    pub db_path: PathBuf,
+    pub http: reqwest::Client,
+    pub key: SigningKey,
+    _dir: tempfile::TempDir,
+}
+
+/// The app with merchant `MERCHANT001` registered with the vector key.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("payfac.db");
+    let store = payfac_store::open(&format!("sqlite://{}", db_path.display()))
+        .await
+        .unwrap();
+    let (key, public) = vector_keys();
+    store
+        .add_merchant(&MerchantId::parse(MERCHANT).unwrap(), stored(&public))
+        .await
+        .unwrap();
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ..Config::default()
+    };
+    adjust(&mut config);
+    let application = Application::build(config, store.clone()).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        store,
+        db_path,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        key,
+        _dir: dir,
+    }
+}
+
+/// A merchant request under construction; every part can be spoiled.
+#[derive(Clone)]
+pub struct Call {
+    pub merchant: String,
+    pub version: String,
+    pub query: String,
+    pub timestamp: String,
+    pub nonce: String,
+    pub body: Vec<u8>,
+    pub content_type: Option<String>,
+    /// `None`: sign correctly with the app's key.
+    pub signature: Option<String>,
+    pub omit: Vec<&'static str>,
+}
+
+impl Call {
+    pub fn new(body: &str) -> Self {
+        Self {
+            merchant: MERCHANT.into(),
+            version: "v1".into(),
+            query: String::new(),
+            timestamp: now().to_string(),
+            nonce: random_alphanumeric(16),
+            body: body.as_bytes().to_vec(),
+            content_type: Some("application/json".into()),
+            signature: None,
+            omit: Vec::new(),
+        }
+    }
+
+    pub fn buyer(merchant_user_no: &str, email: &str) -> Self {
+        Self::new(
+            &serde_json::json!({"merchantUserNo": merchant_user_no, "email": email}).to_string(),
+        )
+    }
+
+    pub fn sign_with(&self, key: &SigningKey) -> String {
+        key.sign(&signature_string(
+            &self.query,
+            &self.timestamp,
+            &self.nonce,
+            &self.body,
+        ))
+    }
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub json: Value,
+}
+
+impl Answer {
+    pub fn code(&self) -> &str {
+        self.json["code"].as_str().unwrap_or("<none>")
+    }
+
+    pub fn reason(&self) -> &str {
+        self.json["debug"]["reason"].as_str().unwrap_or("<none>")
+    }
+
+    pub fn user_id(&self) -> String {
+        self.json["data"]["userId"].as_str().unwrap().to_owned()
+    }
+
+    pub fn code_value(&self) -> String {
+        self.json["data"]["authorizationCode"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+impl TestApp {
+    pub fn user_url(&self, call: &Call) -> String {
+        let mut url = format!(
+            "{}/pay-fac/{}/{}/user",
+            self.address, call.merchant, call.version
+        );
+        if !call.query.is_empty() {
+            url.push('?');
+            url.push_str(&call.query);
+        }
+        url
+    }
+
+    pub async fn send(&self, call: &Call) -> Answer {
+        self.send_method(reqwest::Method::POST, call).await
+    }
+
+    pub async fn send_method(&self, method: reqwest::Method, call: &Call) -> Answer {
+        let signature = call
+            .signature
+            .clone()
+            .unwrap_or_else(|| call.sign_with(&self.key));
+        let mut request = self
+            .http
+            .request(method, self.user_url(call))
+            .body(call.body.clone());
+        for (name, value) in [
+            ("timestamp", call.timestamp.as_str()),
+            ("nonce", call.nonce.as_str()),
+            ("signature", signature.as_str()),
+        ] {
+            if !call.omit.contains(&name) {
+                request = request.header(name, value);
+            }
+        }
+        if let Some(content_type) = &call.content_type {
+            request = request.header("content-type", content_type);
+        }
+        answer(request.send().await.unwrap()).await
+    }
+
+    /// Rows in a table, read straight from the database file.
+    pub fn count(&self, table: &str) -> i64 {
+        let connection = rusqlite::Connection::open(&self.db_path).unwrap();
+        connection
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                row.get(0)
+            })
+            .unwrap()
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+pub async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        panic!(
+            "HTTP {status}: not JSON: {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    Answer {
+        status,
+        headers,
+        json,
+    }
+}
+
+/// Polls `check` until it holds or `limit` passes.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,11 @@
+//! Black-box tests of the HTTP service: each test spawns the application
+//! on port 0 with its own temporary SQLite database.
+
+mod helpers;
+
+mod body_validation;
+mod races;
+mod routing;
+mod signature;
+mod storage_failure;
+mod user_sync;

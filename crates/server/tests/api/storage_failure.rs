@@ -1,0 +1,38 @@
+//! SPEC §3, 10004: a storage failure persists nothing and the same request
+//! may be retried unchanged.
+
+use std::time::Duration;
+
+use crate::helpers::{Call, spawn_app};
+
+#[tokio::test]
+async fn a_locked_database_answers_10004_and_the_retry_succeeds() {
+    let app = spawn_app().await;
+    // Another process holds the write lock longer than the busy timeout.
+    let blocker = rusqlite::Connection::open(&app.db_path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let call = Call::buyer("U1", "a@example.com");
+    let answer = tokio::time::timeout(Duration::from_secs(20), app.send(&call))
+        .await
+        .expect("the request ends");
+    assert_eq!(
+        (answer.status, answer.code()),
+        (500, "10004"),
+        "{}",
+        answer.json
+    );
+    assert!(
+        answer.json["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("Server error.")
+    );
+    blocker.execute_batch("ROLLBACK").unwrap();
+    drop(blocker);
+    assert_eq!(
+        app.count("nonces") + app.count("buyers") + app.count("codes"),
+        0
+    );
+    let retried = app.send(&call).await;
+    assert_eq!(retried.code(), "0000", "{}", retried.json);
+}

@@ -1,0 +1,185 @@
+//! SPEC §4: the buyer upsert, userId and the authorization code.
+
+use payfac_domain::{AuthorizationCode, SecretHash};
+use serde_json::json;
+
+use crate::helpers::{Call, spawn_app};
+
+#[tokio::test]
+async fn a_valid_call_answers_0000_with_user_id_and_code() {
+    let app = spawn_app().await;
+    let answer = app
+        .send(&Call::buyer("U1000001", "john.doe@example.com"))
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.code(), "0000");
+    assert_eq!(answer.json["msg"], "Success");
+    assert!(
+        answer.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    assert!(answer.json.get("debug").is_none());
+    let user_id: i64 = answer.user_id().parse().unwrap();
+    assert!(user_id > 0);
+    let code = answer.code_value();
+    assert_eq!(code.len(), 32);
+    assert!(code.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let time = answer.json["time"].as_str().unwrap();
+    assert_eq!(time.len(), 19, "yyyy-MM-dd HH:mm:ss: {time}");
+    assert_eq!(&time[4..5], "-");
+    assert_eq!(&time[10..11], " ");
+    assert_eq!(&time[13..14], ":");
+}
+
+#[tokio::test]
+async fn the_seed_example_body_is_accepted_as_formatted() {
+    let app = spawn_app().await;
+    let body = "{\n  \"merchantUserNo\": \"U1000001\",\n  \"email\": \"john.doe@example.com\",\n  \"firstName\": \"John\",\n  \"lastName\": \"Doe\"\n}";
+    let answer = app.send(&Call::new(body)).await;
+    assert_eq!(answer.code(), "0000", "{}", answer.json);
+}
+
+#[tokio::test]
+async fn user_id_is_stable_and_each_call_issues_a_new_code() {
+    let app = spawn_app().await;
+    let first = app.send(&Call::buyer("U1", "a@example.com")).await;
+    let second = app.send(&Call::buyer("U1", "b@example.com")).await;
+    assert_eq!(first.user_id(), second.user_id());
+    assert_ne!(first.code_value(), second.code_value());
+    let other = app.send(&Call::buyer("U2", "a@example.com")).await;
+    assert_ne!(first.user_id(), other.user_id());
+    assert_eq!(app.count("buyers"), 2);
+    assert_eq!(app.count("codes"), 3);
+}
+
+#[tokio::test]
+async fn merchant_user_no_is_case_sensitive() {
+    let app = spawn_app().await;
+    let lower = app.send(&Call::buyer("abc", "a@example.com")).await;
+    let upper = app.send(&Call::buyer("ABC", "a@example.com")).await;
+    assert_ne!(lower.user_id(), upper.user_id());
+}
+
+#[tokio::test]
+async fn later_calls_update_only_the_fields_they_carry() {
+    let app = spawn_app().await;
+    let create = json!({"merchantUserNo": "U9", "email": "old@example.com",
+                        "firstName": "John", "lastName": "Doe"});
+    app.send(&Call::new(&create.to_string())).await;
+    let update = json!({"merchantUserNo": "U9", "email": "new@example.com",
+                        "firstName": null});
+    assert_eq!(
+        app.send(&Call::new(&update.to_string())).await.code(),
+        "0000"
+    );
+    let rename = json!({"merchantUserNo": "U9", "email": "new@example.com", "lastName": "Roe"});
+    assert_eq!(
+        app.send(&Call::new(&rename.to_string())).await.code(),
+        "0000"
+    );
+
+    let connection = rusqlite::Connection::open(&app.db_path).unwrap();
+    let row: (String, Option<String>, Option<String>) = connection
+        .query_row(
+            "SELECT email, first_name, last_name FROM buyers WHERE merchant_user_no = 'U9'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        row,
+        (
+            "new@example.com".into(),
+            Some("John".into()),
+            Some("Roe".into())
+        )
+    );
+}
+
+#[tokio::test]
+async fn unknown_fields_are_ignored() {
+    let app = spawn_app().await;
+    let body = json!({"merchantUserNo": "U1", "email": "a@example.com", "extra": [1, 2]});
+    assert_eq!(app.send(&Call::new(&body.to_string())).await.code(), "0000");
+}
+
+#[tokio::test]
+async fn storage_keeps_only_the_hash_of_the_code_secret() {
+    let app = spawn_app().await;
+    let answer = app.send(&Call::buyer("U1", "a@example.com")).await;
+    let text = answer.code_value();
+    let code = AuthorizationCode::parse(&text).unwrap();
+    let connection = rusqlite::Connection::open(&app.db_path).unwrap();
+    let (stored_hash, ttl): (Vec<u8>, i64) = connection
+        .query_row(
+            "SELECT secret_hash, expires_at - strftime('%s', 'now') FROM codes WHERE id = ?1",
+            [code.id().0],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(stored_hash, code.secret_hash().0.to_vec());
+    assert_ne!(stored_hash, SecretHash::of(&text).0.to_vec());
+    assert!((295..=300).contains(&ttl), "default TTL 300 s, got {ttl}");
+    // The code text appears nowhere in the database file.
+    let file = std::fs::read(&app.db_path).unwrap();
+    let secret = &text[10..];
+    assert!(!file.windows(secret.len()).any(|w| w == secret.as_bytes()));
+}
+
+#[tokio::test]
+async fn code_ttl_is_configurable() {
+    let app = crate::helpers::spawn_app_with(|config| config.code_ttl_secs = 60).await;
+    let answer = app.send(&Call::buyer("U1", "a@example.com")).await;
+    let code = AuthorizationCode::parse(&answer.code_value()).unwrap();
+    let connection = rusqlite::Connection::open(&app.db_path).unwrap();
+    let ttl: i64 = connection
+        .query_row(
+            "SELECT expires_at - strftime('%s', 'now') FROM codes WHERE id = ?1",
+            [code.id().0],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!((55..=60).contains(&ttl), "got {ttl}");
+}
+
+#[tokio::test]
+async fn buyers_are_namespaced_per_merchant() {
+    let app = spawn_app().await;
+    let (other_key, other_public) = crate::helpers::fresh_keys();
+    app.store
+        .add_merchant(
+            &payfac_domain::MerchantId::parse("OTHER").unwrap(),
+            crate::helpers::stored(&other_public),
+        )
+        .await
+        .unwrap();
+    let ours = app.send(&Call::buyer("U1", "a@example.com")).await;
+    let mut call = Call::buyer("U1", "a@example.com");
+    call.merchant = "OTHER".into();
+    call.signature = Some(call.sign_with(&other_key));
+    let theirs = crate::helpers::eventually(std::time::Duration::from_secs(5), || {
+        let mut call = call.clone();
+        let app = &app;
+        let key = &other_key;
+        async move {
+            call.nonce = payfac_domain::random_alphanumeric(12);
+            call.signature = Some(call.sign_with(key));
+            app.send(&call).await.code() == "0000"
+        }
+    })
+    .await;
+    assert!(theirs, "the new merchant is served within 5 s");
+    let connection = rusqlite::Connection::open(&app.db_path).unwrap();
+    let ids: Vec<i64> = connection
+        .prepare("SELECT user_id FROM buyers WHERE merchant_user_no = 'U1' ORDER BY merchant_id")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+    assert!(ids.contains(&ours.user_id().parse().unwrap()));
+}
