@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod merchants;
 pub mod observability;
 mod ops;
+pub mod pages;
 mod purge;
 pub mod startup;
 mod state;

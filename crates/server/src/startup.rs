@@ -9,29 +9,34 @@ use tokio::net::TcpListener;
 
 use crate::merchants::MerchantDirectory;
 use crate::observability::{metrics_handle, track_requests};
-use crate::{AppState, Config, api, ops, purge};
+use crate::{AppState, Config, api, ops, pages, purge};
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/pay-fac/{merchant}/{version}/user", any(api::user_sync))
+        .merge(pages::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pages::redeem_code_in_query,
+        ))
         .layer(axum::middleware::from_fn(track_requests))
         .with_state(state)
 }
 
 /// Unknown paths: the merchant API's namespace answers with the 10001
-/// envelope, everything else with a plain 404.
-async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+/// envelope, everything else with a 404 page.
+async fn not_found(uri: axum::http::Uri, buyer: pages::CurrentBuyer) -> axum::response::Response {
     use axum::response::IntoResponse;
     let path = uri.path();
     if path == "/pay-fac" || path.starts_with("/pay-fac/") {
         api::unknown_route().await.into_response()
     } else {
-        (axum::http::StatusCode::NOT_FOUND, "not found").into_response()
+        pages::not_found(buyer).await
     }
 }
 

@@ -77,9 +77,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         ..Config::default()
     };
     adjust(&mut config);
-    let application = Application::build(config, store.clone()).await.unwrap();
-    let address = format!("http://127.0.0.1:{}", application.port());
-    tokio::spawn(application.run_until_stopped());
+    let address = start(config, store.clone()).await;
     TestApp {
         address,
         store,
@@ -91,6 +89,46 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         key,
         _dir: dir,
     }
+}
+
+/// Runs an application on `store` and returns its base URL.
+pub async fn start(config: Config, store: Arc<dyn Store>) -> String {
+    capture_logs();
+    let application = Application::build(config, store).await.unwrap();
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    address
+}
+
+/// Every log line of this test binary, for tests that check what is never
+/// logged. Printed too when `TEST_LOG` is set.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if std::env::var_os("TEST_LOG").is_some() {
+            std::io::stderr().write_all(bytes)?;
+        }
+        LOGS.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        payfac_server::observability::init_logging(true, || Box::new(LogSink));
+    });
 }
 
 /// A merchant request under construction; every part can be spoiled.
@@ -217,6 +255,39 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A second application on the same database, as after a restart.
+    pub async fn restarted(&self) -> String {
+        let store = payfac_store::open(&format!("sqlite://{}", self.db_path.display()))
+            .await
+            .unwrap();
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Config::default()
+        };
+        start(config, store).await
+    }
+
+    /// A fresh code for a buyer of the default merchant.
+    pub async fn code_for(&self, merchant_user_no: &str) -> String {
+        let answer = self
+            .send(&Call::buyer(
+                merchant_user_no,
+                &format!("{merchant_user_no}@example.com"),
+            ))
+            .await;
+        assert_eq!(answer.code(), "0000", "{}", answer.json);
+        answer.code_value()
+    }
+
+    /// `GET path` with an optional session cookie, redirects not followed.
+    pub async fn get(&self, path: &str, session: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.get(format!("{}{path}", self.address));
+        if let Some(session) = session {
+            request = request.header("cookie", format!("payfac_session={session}"));
+        }
+        request.send().await.unwrap()
+    }
+
     pub async fn metrics(&self) -> String {
         self.http
             .get(format!("{}/metrics", self.address))
@@ -227,6 +298,18 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// The session id a response sets, if any.
+pub fn session_set_by(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| value.strip_prefix("payfac_session="))
+        .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
+        .filter(|value| !value.is_empty())
 }
 
 pub async fn answer(response: reqwest::Response) -> Answer {

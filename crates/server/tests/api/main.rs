@@ -4,8 +4,10 @@
 mod helpers;
 
 mod body_validation;
+mod pages;
 mod races;
 mod routing;
+mod sign_in;
 mod signature;
 mod storage_failure;
 mod user_sync;

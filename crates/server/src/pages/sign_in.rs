@@ -1,0 +1,210 @@
+//! Single sign-on: `?authorizationCode=` on any page `GET`.
+//!
+//! The code is consumed atomically by storage; whatever the outcome, the
+//! browser is redirected to the same path and query without the code, so
+//! the code leaves the address bar, the history and any `Referer`.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use payfac_domain::{AuthorizationCode, SessionToken};
+use payfac_store::{NewSession, RedeemOutcome, Redemption, unix_now};
+
+use super::session::{presented_token, session_cookie};
+use crate::AppState;
+
+const CODE_PARAMETER: &str = "authorizationCode";
+
+/// Middleware in front of every page: redeems a code in the query, then
+/// redirects; requests without one pass through.
+pub async fn redeem_code_in_query(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let query = request.uri().query().unwrap_or("");
+    if request.method() != Method::GET || request.uri().path().starts_with("/pay-fac") {
+        return next.run(request).await;
+    }
+    let Some(code_text) = code_in(query) else {
+        return next.run(request).await;
+    };
+    let location = safe_location(request.uri().path(), &query_without_code(query));
+    let mut response = redirect(&location);
+    match sign_in(&state, &code_text, request.headers()).await {
+        Ok(Some(cookie)) => {
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
+        Ok(None) => {}
+        Err(()) => {
+            // The code was not consumed: the same link works once storage is back.
+            response = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, "1")],
+                "Sign-in is briefly unavailable. Please reload this page.",
+            )
+                .into_response();
+        }
+    }
+    let headers = response.headers_mut();
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Redeems the code; `Some(cookie)` when it signed a buyer in.
+async fn sign_in(
+    state: &AppState,
+    code_text: &str,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<HeaderValue>, ()> {
+    let Ok(code) = AuthorizationCode::parse(code_text) else {
+        metrics::counter!("payfac_codes_rejected_total", "reason" => "malformed").increment(1);
+        return Ok(None);
+    };
+    let now = unix_now();
+    let token = SessionToken::generate();
+    let max_age = state.config.session_max_secs;
+    let outcome = state
+        .store
+        .redeem_code(Redemption {
+            code_id: code.id(),
+            code_hash: code.secret_hash(),
+            now,
+            session: NewSession {
+                token: token.hash(),
+                expires_at: now + max_age,
+            },
+            replaces: presented_token(headers).map(|previous| previous.hash()),
+        })
+        .await;
+    match outcome {
+        Ok(RedeemOutcome::SignedIn(buyer)) => {
+            metrics::counter!("payfac_codes_redeemed_total").increment(1);
+            tracing::info!(user_id = buyer.user_id, merchant = %buyer.merchant, "buyer signed in");
+            Ok(Some(session_cookie(
+                &token,
+                max_age,
+                state.config.insecure_cookies,
+            )))
+        }
+        Ok(RedeemOutcome::Rejected(reason)) => {
+            metrics::counter!("payfac_codes_rejected_total", "reason" => reason.as_str())
+                .increment(1);
+            tracing::info!(
+                code_id = code.id().0,
+                reason = reason.as_str(),
+                "code rejected"
+            );
+            Ok(None)
+        }
+        Err(error) => {
+            tracing::error!(%error, "code redemption failed");
+            Err(())
+        }
+    }
+}
+
+fn redirect(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/")),
+    );
+    response
+}
+
+fn is_code_parameter(part: &str) -> bool {
+    let key = part.split_once('=').map_or(part, |(key, _)| key);
+    form_urlencoded::parse(key.as_bytes())
+        .next()
+        .is_some_and(|(name, _)| name == CODE_PARAMETER)
+}
+
+/// The first `authorizationCode` value of the query.
+fn code_in(query: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == CODE_PARAMETER)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// The query with every `authorizationCode` parameter removed and every
+/// other part kept exactly as sent.
+fn query_without_code(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|part| !part.is_empty() && !is_code_parameter(part))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A `Location` that stays on this site: one leading `/`, never `//` or
+/// `/\` (which browsers read as another host), and only printable ASCII
+/// (anything else percent-encoded).
+pub fn safe_location(path: &str, query: &str) -> String {
+    let rest = path.trim_start_matches(['/', '\\']);
+    let mut location = String::with_capacity(path.len() + query.len() + 2);
+    location.push('/');
+    push_encoded(&mut location, rest);
+    if !query.is_empty() {
+        location.push('?');
+        push_encoded(&mut location, query);
+    }
+    location
+}
+
+fn push_encoded(out: &mut String, text: &str) {
+    for byte in text.bytes() {
+        if byte.is_ascii_graphic() && byte != b'\\' {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn location_never_leaves_the_site() {
+        assert_eq!(safe_location("//evil.example/x", ""), "/evil.example/x");
+        assert_eq!(safe_location("/\\evil.example", ""), "/evil.example");
+        assert_eq!(
+            safe_location("/\\/\\evil.example", "a=1"),
+            "/evil.example?a=1"
+        );
+        assert_eq!(safe_location("/items/1", ""), "/items/1");
+        assert_eq!(safe_location("/", ""), "/");
+        assert_eq!(safe_location("/a\\b", ""), "/a%5Cb");
+        assert_eq!(safe_location("/a b", "x=\t"), "/a%20b?x=%09");
+    }
+
+    #[test]
+    fn only_the_code_parameter_is_removed() {
+        assert_eq!(query_without_code("a=1&authorizationCode=X&b=2"), "a=1&b=2");
+        assert_eq!(query_without_code("authorizationCode=X"), "");
+        assert_eq!(
+            query_without_code("authorization%43ode=X&authorizationCode=Y&c"),
+            "c"
+        );
+        assert_eq!(
+            query_without_code("q=a%20b&authorizationCodeX=1"),
+            "q=a%20b&authorizationCodeX=1"
+        );
+    }
+
+    #[test]
+    fn the_first_code_is_used() {
+        assert_eq!(
+            code_in("authorizationCode=A&authorizationCode=B").as_deref(),
+            Some("A")
+        );
+        assert_eq!(code_in("x=1"), None);
+    }
+}
