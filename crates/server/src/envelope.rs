@@ -26,11 +26,15 @@ struct Envelope<T: Serialize> {
 }
 
 /// Sandbox-only diagnostics of a 10003.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignatureDebug {
+    /// missing_header, bad_timestamp, clock_skew, bad_nonce, nonce_reused,
+    /// bad_signature_encoding or no_key_matched.
     pub reason: &'static str,
+    /// The server's Unix time in seconds.
     pub server_time: i64,
+    /// The exact string the server verified.
     pub signature_string: String,
 }
 

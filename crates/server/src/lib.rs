@@ -13,6 +13,7 @@ pub mod merchants;
 pub mod observability;
 mod ops;
 pub mod pages;
+mod playground;
 mod purge;
 pub mod startup;
 mod state;

@@ -9,13 +9,14 @@ use tokio::net::TcpListener;
 
 use crate::merchants::MerchantDirectory;
 use crate::observability::{metrics_handle, track_requests};
-use crate::{AppState, Config, api, ops, pages, purge};
+use crate::{AppState, Config, api, ops, pages, playground, purge};
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/pay-fac/{merchant}/{version}/user", any(api::user_sync))
         .merge(pages::routes())
+        .merge(playground::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -1,5 +1,6 @@
 //! The signed merchant API: `POST /pay-fac/{merchant}/v1/user`.
 
+pub mod openapi;
 mod user_sync;
 mod verify;
 

@@ -20,13 +20,42 @@ use crate::observability::MerchantLabel;
 /// Largest accepted body: 64 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-#[derive(Serialize)]
+/// `data` of a `0000` answer.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Issued {
+pub struct Issued {
+    /// The buyer's platform id: a decimal positive 64-bit integer, stable.
+    #[schema(example = "1739298043323322369")]
     user_id: String,
+    /// One-time code, 32 of [A-Za-z0-9], valid for a short time.
+    #[schema(example = "qScNfN7U6LfCeKADqmxW1fFbGdVLu0fY")]
     authorization_code: String,
 }
 
+/// Register or update a buyer and issue a one-time authorization code.
+#[utoipa::path(
+    post,
+    path = "/pay-fac/{merchant}/{version}/user",
+    tag = "merchant",
+    params(
+        ("merchant" = String, Path, description = "Merchant ID assigned by the platform"),
+        ("version" = String, Path, description = "API version: v1"),
+        ("timestamp" = String, Header, description = "Unix time in seconds, at most 12 digits"),
+        ("nonce" = String, Header, description = "6-32 of [A-Za-z0-9], unique per request"),
+        ("signature" = String, Header, description = "Base64 SHA256withRSA signature"),
+    ),
+    request_body(content = crate::api::openapi::UserSyncBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "0000 Success", body = crate::api::openapi::SuccessEnvelope),
+        (status = 400, description = "10002 JSON parsing error", body = crate::api::openapi::ErrorEnvelope),
+        (status = 401, description = "10003 Request signature error", body = crate::api::openapi::ErrorEnvelope),
+        (status = 404, description = "10001 URL parsing error", body = crate::api::openapi::ErrorEnvelope),
+        (status = 405, description = "10001 URL parsing error (use POST)", body = crate::api::openapi::ErrorEnvelope),
+        (status = 413, description = "10002 body over 64 KiB", body = crate::api::openapi::ErrorEnvelope),
+        (status = 500, description = "10004 Server error; nothing was persisted", body = crate::api::openapi::ErrorEnvelope),
+        (status = 503, description = "10004 overloaded; see Retry-After", body = crate::api::openapi::ErrorEnvelope),
+    )
+)]
 pub async fn user_sync(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
