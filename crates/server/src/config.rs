@@ -24,6 +24,8 @@ pub struct Config {
     pub merchant_refresh: Duration,
     /// How often expired nonces, codes and sessions are purged.
     pub purge_interval: Duration,
+    /// Merchant requests allowed to wait on storage at once.
+    pub max_pending_writes: usize,
 }
 
 impl Default for Config {
@@ -38,6 +40,7 @@ impl Default for Config {
             session_max_secs: 24 * 60 * 60,
             merchant_refresh: Duration::from_secs(1),
             purge_interval: Duration::from_secs(30),
+            max_pending_writes: 2048,
         }
     }
 }

@@ -59,6 +59,7 @@ impl Application {
             .await
             .map_err(|error| BuildError::Bind(config.listen.to_string(), error))?;
         let state = AppState {
+            storage_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_writes)),
             config: Arc::new(config),
             store,
             merchants,

@@ -11,4 +11,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub merchants: MerchantDirectory,
+    /// Bounds the merchant requests waiting on storage; past it, callers
+    /// get 10004 with `Retry-After` instead of an ever-longer queue.
+    pub storage_permits: Arc<tokio::sync::Semaphore>,
 }

@@ -113,6 +113,10 @@ async fn handle(
     check_content_type(&parts.headers)?;
     let profile = parse_profile(&body)?;
 
+    let _permit = state
+        .storage_permits
+        .try_acquire()
+        .map_err(|_| ApiError::Overloaded)?;
     let (secret, code_hash) = AuthorizationCode::new_secret();
     let outcome = state
         .store

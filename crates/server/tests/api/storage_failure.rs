@@ -36,3 +36,28 @@ async fn a_locked_database_answers_10004_and_the_retry_succeeds() {
     let retried = app.send(&call).await;
     assert_eq!(retried.code(), "0000", "{}", retried.json);
 }
+
+#[tokio::test]
+async fn past_the_pending_write_limit_callers_get_503_with_retry_after() {
+    let app = crate::helpers::spawn_app_with(|config| config.max_pending_writes = 1).await;
+    // Hold the database so the first request waits on storage.
+    let blocker = rusqlite::Connection::open(&app.db_path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let waiting_call = Call::buyer("U1", "a@example.com");
+    let waiting = app.send(&waiting_call);
+    let refused = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        app.send(&Call::buyer("U2", "b@example.com")).await
+    };
+    let (first, second) = tokio::join!(waiting, refused);
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(
+        (second.status, second.code()),
+        (503, "10004"),
+        "{}",
+        second.json
+    );
+    assert_eq!(second.headers["retry-after"], "1");
+    assert_eq!(first.code(), "10004", "the held request failed on the lock");
+    assert_eq!(app.count("nonces"), 0);
+}
