@@ -20,6 +20,10 @@ use crate::observability::MerchantLabel;
 /// Largest accepted body: 64 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// A body not received within this time is refused, so a slow sender
+/// cannot hold a request open indefinitely.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// `data` of a `0000` answer.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -155,7 +159,11 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     if declared.is_some_and(|length| length > BODY_LIMIT as u64) {
         return Err(ApiError::BodyTooLarge);
     }
-    match Limited::new(body, BODY_LIMIT).collect().await {
+    let reading = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, BODY_LIMIT).collect());
+    let Ok(read) = reading.await else {
+        return Err(ApiError::Body("The request body was not received in time.".into()));
+    };
+    match read {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
             Err(ApiError::BodyTooLarge)
