@@ -4,6 +4,7 @@
 //! backend.
 
 mod error;
+pub mod postgres;
 mod records;
 pub mod sqlite;
 
@@ -66,13 +67,16 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store a database URL names: `sqlite://PATH` (created if
-/// missing) or `postgres://…`. Migrations run before it is returned.
+/// missing) or `postgres://…` / `postgresql://…`. Migrations run before it
+/// is returned.
 pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = database_url.strip_prefix("sqlite://") {
         Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresStore::open(database_url).await?))
     } else {
         Err(StoreError::Config(format!(
-            "unsupported database URL scheme (use sqlite://PATH): {}",
+            "unsupported database URL scheme (use sqlite://PATH or postgres://…): {}",
             redact_url(database_url)
         )))
     }
