@@ -1,4 +1,4 @@
-//! Buyers, nonces, codes and sessions: the request-path statements.
+//! Buyers, nonces and codes: the merchant call and the code redemption.
 //!
 //! Each method is a single statement, so it is atomic on its own and costs
 //! one round trip once prepared on the connection. The sub-statements of a
@@ -9,17 +9,11 @@
 //! re-evaluates its condition on the updated row).
 
 use deadpool_postgres::Pool;
-use payfac_domain::{Buyer, CodeId, SecretHash};
+use payfac_domain::{Buyer, CodeId};
 use tokio_postgres::Row;
 
 use super::connect::violates;
-use crate::{
-    PurgeCounts, RedeemOutcome, Redemption, RejectReason, StoreError, SyncOutcome, SyncRequest,
-};
-
-/// A session's idle timer is refreshed at most this often, so most page
-/// views write nothing.
-const TOUCH_INTERVAL_SECS: i64 = 60;
+use crate::{RedeemOutcome, Redemption, RejectReason, StoreError, SyncOutcome, SyncRequest};
 
 /// Attempts at a fresh buyer id when a random id collides.
 const USER_ID_ATTEMPTS: usize = 3;
@@ -98,13 +92,6 @@ pub(super) async fn sync_user(
     ))
 }
 
-/// The columns `buyer_from_row` reads, as a literal for `concat!`.
-macro_rules! buyer_columns {
-    () => {
-        "b.user_id, b.merchant_id, b.merchant_user_no, b.email, b.first_name, b.last_name"
-    };
-}
-
 /// Only a consumed code ends the old session, starts the new one and
 /// yields the buyer; of racing redemptions, the `UPDATE` lets one through.
 const REDEEM_CODE: &str = concat!(
@@ -164,7 +151,7 @@ pub(super) async fn redeem_code(
     }))
 }
 
-fn buyer_from_row(row: &Row) -> Result<Buyer, tokio_postgres::Error> {
+pub(super) fn buyer_from_row(row: &Row) -> Result<Buyer, tokio_postgres::Error> {
     Ok(Buyer {
         user_id: row.try_get(0)?,
         merchant: row.try_get(1)?,
@@ -172,91 +159,5 @@ fn buyer_from_row(row: &Row) -> Result<Buyer, tokio_postgres::Error> {
         email: row.try_get(3)?,
         first_name: row.try_get(4)?,
         last_name: row.try_get(5)?,
-    })
-}
-
-/// Reads the buyer of a live session and, in the same statement, refreshes
-/// the idle timer when the last refresh is a minute old or more.
-const SESSION_BUYER: &str = concat!(
-    "WITH live AS (
-        SELECT user_id FROM sessions
-        WHERE token_hash = $1::bytea AND expires_at > $2::bigint
-          AND last_seen_at > $2::bigint - $3::bigint
-    ), touched AS (
-        UPDATE sessions SET last_seen_at = $2::bigint
-        WHERE token_hash = $1::bytea AND expires_at > $2::bigint
-          AND last_seen_at > $2::bigint - $3::bigint
-          AND last_seen_at <= $2::bigint - $4::bigint
-    )
-    SELECT ",
-    buyer_columns!(),
-    " FROM live JOIN buyers b ON b.user_id = live.user_id"
-);
-
-pub(super) async fn session_buyer(
-    pool: &Pool,
-    token: &SecretHash,
-    now: i64,
-    idle_secs: i64,
-) -> Result<Option<Buyer>, StoreError> {
-    let client = pool.get().await?;
-    let statement = client.prepare_cached(SESSION_BUYER).await?;
-    let row = client
-        .query_opt(
-            &statement,
-            &[&&token.0[..], &now, &idle_secs, &TOUCH_INTERVAL_SECS],
-        )
-        .await?;
-    Ok(row.as_ref().map(buyer_from_row).transpose()?)
-}
-
-pub(super) async fn end_session(pool: &Pool, token: &SecretHash) -> Result<(), StoreError> {
-    let client = pool.get().await?;
-    let statement = client
-        .prepare_cached("DELETE FROM sessions WHERE token_hash = $1")
-        .await?;
-    client.execute(&statement, &[&&token.0[..]]).await?;
-    Ok(())
-}
-
-/// One statement for all three tables. `SKIP LOCKED` lets several
-/// instances purge at once without queueing behind each other or behind
-/// a request holding one of the rows.
-const PURGE: &str = "
-WITH n AS (
-    DELETE FROM nonces WHERE (merchant_id, nonce) IN (
-        SELECT merchant_id, nonce FROM nonces WHERE expires_at < $1::bigint
-        LIMIT $2::bigint FOR UPDATE SKIP LOCKED)
-    RETURNING 1
-), c AS (
-    DELETE FROM codes WHERE id IN (
-        SELECT id FROM codes WHERE expires_at < $1::bigint
-        LIMIT $2::bigint FOR UPDATE SKIP LOCKED)
-    RETURNING used_at IS NULL AS unused
-), s AS (
-    DELETE FROM sessions WHERE token_hash IN (
-        SELECT token_hash FROM sessions WHERE expires_at < $1::bigint
-        LIMIT $2::bigint FOR UPDATE SKIP LOCKED)
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM c),
-       (SELECT count(*) FROM c WHERE unused), (SELECT count(*) FROM s)";
-
-pub(super) async fn purge_expired(
-    pool: &Pool,
-    now: i64,
-    batch: i64,
-) -> Result<PurgeCounts, StoreError> {
-    let client = pool.get().await?;
-    let statement = client.prepare_cached(PURGE).await?;
-    let row = client.query_one(&statement, &[&now, &batch]).await?;
-    let count = |index: usize| -> Result<u64, tokio_postgres::Error> {
-        Ok(row.try_get::<_, i64>(index)?.max(0) as u64)
-    };
-    Ok(PurgeCounts {
-        nonces: count(0)?,
-        codes: count(1)?,
-        codes_unused: count(2)?,
-        sessions: count(3)?,
     })
 }

@@ -7,10 +7,18 @@
 //! with the statement prepared once per connection, that is one round trip
 //! per request, and a statement that fails leaves nothing behind.
 
+/// The columns `buyer_from_row` reads, as a literal for `concat!`.
+macro_rules! buyer_columns {
+    () => {
+        "b.user_id, b.merchant_id, b.merchant_user_no, b.email, b.first_name, b.last_name"
+    };
+}
+
 mod admin;
 mod buyers;
 mod connect;
 mod migrate;
+mod sessions;
 
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
@@ -55,15 +63,15 @@ impl Store for PostgresStore {
         now: i64,
         idle_secs: i64,
     ) -> Result<Option<Buyer>, StoreError> {
-        buyers::session_buyer(&self.pool, &token, now, idle_secs).await
+        sessions::session_buyer(&self.pool, &token, now, idle_secs).await
     }
 
     async fn end_session(&self, token: SecretHash) -> Result<(), StoreError> {
-        buyers::end_session(&self.pool, &token).await
+        sessions::end_session(&self.pool, &token).await
     }
 
     async fn purge_expired(&self, now: i64, batch: i64) -> Result<PurgeCounts, StoreError> {
-        buyers::purge_expired(&self.pool, now, batch).await
+        sessions::purge_expired(&self.pool, now, batch).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
