@@ -4,6 +4,7 @@
 //! backend.
 
 mod error;
+pub mod postgres;
 mod records;
 pub mod sqlite;
 
@@ -66,30 +67,51 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store a database URL names: `sqlite://PATH` (created if
-/// missing) or `postgres://…`. Migrations run before it is returned.
+/// missing) or `postgres://…` / `postgresql://…`. Migrations run before it
+/// is returned.
 pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = database_url.strip_prefix("sqlite://") {
         Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresStore::open(database_url).await?))
     } else {
         Err(StoreError::Config(format!(
-            "unsupported database URL scheme (use sqlite://PATH): {}",
+            "unsupported database URL scheme (use sqlite://PATH or postgres://…): {}",
             redact_url(database_url)
         )))
     }
 }
 
-/// A database URL without its password, safe to print.
+/// A database URL without its password, safe to print: the password of
+/// the user-info part and any `password=` query parameter (libpq URLs
+/// accept both) become `***`.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
+            let credentials = &base[scheme_end + 3..at];
             match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
+                Some((user, _)) => format!("{}{user}:***{}", &base[..scheme_end + 3], &base[at..]),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let parts: Vec<String> = query
+            .split('&')
+            .map(|part| match part.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => part.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&parts.join("&"));
     }
+    out
 }
 
 /// Current Unix time in seconds.
@@ -131,6 +153,14 @@ mod tests {
             "postgres://user@host/db"
         );
         assert_eq!(redact_url("sqlite://payfac.db"), "sqlite://payfac.db");
+        assert_eq!(
+            redact_url("postgres://u:p@w@host/db?sslmode=disable&password=x&application_name=a"),
+            "postgres://u:***@host/db?sslmode=disable&password=***&application_name=a"
+        );
+        assert_eq!(
+            redact_url("postgresql://host/db?user=a@b"),
+            "postgresql://host/db?user=a@b"
+        );
     }
 
     #[test]

@@ -1,0 +1,136 @@
+//! The connection pool, and how its failures become `StoreError`s.
+//!
+//! Every wait is bounded: an unreachable database must answer a request
+//! (10004) or a readiness probe (503) within seconds, not hang it, and the
+//! pool reconnects on its own once the database is back.
+
+use std::time::Duration;
+
+use deadpool_postgres::{
+    Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
+};
+use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::error::SqlState;
+
+use crate::{AdminError, StoreError, redact_url};
+
+/// Connections per instance. Fixed rather than taken from the URL, so that
+/// the total an operator must allow for is instances × this.
+pub const POOL_SIZE: usize = 16;
+
+/// Longest wait for a free pooled connection before the request fails.
+pub const WAIT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Longest wait for a new connection, unless the URL sets
+/// `connect_timeout`.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Unacknowledged data on a connection fails it after this long, so a
+/// database that vanished from the network is noticed instead of waited on
+/// forever (unless the URL sets `tcp_user_timeout`).
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(super) fn pool(url: &str) -> Result<Pool, StoreError> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|_| StoreError::Config(format!("invalid PostgreSQL URL: {}", redact_url(url))))?;
+    if config.get_ssl_mode() == SslMode::Require {
+        return Err(StoreError::Config(format!(
+            "TLS to PostgreSQL is not supported; use sslmode=disable or prefer: {}",
+            redact_url(url)
+        )));
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("payfac");
+    }
+    // `Fast` recycling only checks that the connection is still open: a
+    // health query per checkout would double the round trips of a request.
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(POOL_SIZE)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(WAIT_TIMEOUT))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .recycle_timeout(Some(WAIT_TIMEOUT))
+        .build()
+        .map_err(|error| StoreError::Config(error.to_string()))
+}
+
+/// One simple-protocol round trip, bounded in time as a whole so a probe
+/// never outlives the orchestrator's patience.
+pub(super) async fn ping(pool: &Pool) -> Result<(), StoreError> {
+    let probe = async {
+        let client = pool.get().await?;
+        client.batch_execute("SELECT 1").await?;
+        Ok(())
+    };
+    tokio::time::timeout(WAIT_TIMEOUT, probe)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Unavailable("database ping timed out".into())))
+}
+
+/// True when `error` violated the named unique or foreign-key constraint.
+pub(super) fn violates(error: &tokio_postgres::Error, constraint: &str) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        (*db.code() == SqlState::UNIQUE_VIOLATION || *db.code() == SqlState::FOREIGN_KEY_VIOLATION)
+            && db.constraint() == Some(constraint)
+    })
+}
+
+/// The server's message and SQLSTATE, without its DETAIL line: details
+/// quote row values, which may include hashes or buyer data.
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => match std::error::Error::source(error) {
+            Some(cause) => format!("{error}: {cause}"),
+            None => error.to_string(),
+        },
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self::Unavailable(describe(&error))
+    }
+}
+
+impl From<PoolError> for StoreError {
+    fn from(error: PoolError) -> Self {
+        match error {
+            PoolError::Backend(error) => error.into(),
+            PoolError::Timeout(TimeoutType::Create) => {
+                Self::Unavailable("timed out connecting to the database".into())
+            }
+            PoolError::Timeout(_) => {
+                Self::Unavailable("timed out waiting for a database connection".into())
+            }
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for AdminError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+impl From<PoolError> for AdminError {
+    fn from(error: PoolError) -> Self {
+        Self::Store(error.into())
+    }
+}

@@ -1,0 +1,104 @@
+//! The PostgreSQL backend: several service instances share one database.
+//!
+//! Exactly-once rests on the database's own primitives — unique keys,
+//! `ON CONFLICT`, row locks taken by `UPDATE` — not on any lock held in a
+//! process, so it holds across instances. Each request-path method is one
+//! statement (data-modifying CTEs) run as its own implicit transaction:
+//! with the statement prepared once per connection, that is one round trip
+//! per request, and a statement that fails leaves nothing behind.
+
+/// The columns `buyer_from_row` reads, as a literal for `concat!`.
+macro_rules! buyer_columns {
+    () => {
+        "b.user_id, b.merchant_id, b.merchant_user_no, b.email, b.first_name, b.last_name"
+    };
+}
+
+mod admin;
+mod buyers;
+mod connect;
+mod migrate;
+mod sessions;
+
+use async_trait::async_trait;
+use deadpool_postgres::Pool;
+use payfac_domain::{Buyer, MerchantId, MerchantStatus, SecretHash};
+
+use crate::{
+    AdminError, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption, Store, StoreError,
+    StoredKey, SyncOutcome, SyncRequest,
+};
+
+pub use connect::{CONNECT_TIMEOUT, POOL_SIZE, WAIT_TIMEOUT};
+
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Connects to the database a `postgres://` URL names and migrates it.
+    /// Fails within a few seconds when the server cannot be reached.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let pool = connect::pool(url)?;
+        let mut client = pool.get().await?;
+        migrate::migrate(&mut client).await?;
+        drop(client);
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn sync_user(&self, request: SyncRequest) -> Result<SyncOutcome, StoreError> {
+        buyers::sync_user(&self.pool, &request).await
+    }
+
+    async fn redeem_code(&self, redemption: Redemption) -> Result<RedeemOutcome, StoreError> {
+        buyers::redeem_code(&self.pool, &redemption).await
+    }
+
+    async fn session_buyer(
+        &self,
+        token: SecretHash,
+        now: i64,
+        idle_secs: i64,
+    ) -> Result<Option<Buyer>, StoreError> {
+        sessions::session_buyer(&self.pool, &token, now, idle_secs).await
+    }
+
+    async fn end_session(&self, token: SecretHash) -> Result<(), StoreError> {
+        sessions::end_session(&self.pool, &token).await
+    }
+
+    async fn purge_expired(&self, now: i64, batch: i64) -> Result<PurgeCounts, StoreError> {
+        sessions::purge_expired(&self.pool, now, batch).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        connect::ping(&self.pool).await
+    }
+
+    async fn config_version(&self) -> Result<i64, StoreError> {
+        admin::config_version(&self.pool).await
+    }
+
+    async fn merchants(&self) -> Result<Vec<MerchantRecord>, StoreError> {
+        admin::merchants(&self.pool).await
+    }
+
+    async fn add_merchant(&self, id: &MerchantId, key: StoredKey) -> Result<(), AdminError> {
+        admin::add_merchant(&self.pool, id, &key).await
+    }
+
+    async fn add_key(&self, id: &MerchantId, key: StoredKey) -> Result<(), AdminError> {
+        admin::add_key(&self.pool, id, &key).await
+    }
+
+    async fn remove_key(&self, id: &MerchantId, key_id: &str) -> Result<(), AdminError> {
+        admin::remove_key(&self.pool, id, key_id).await
+    }
+
+    async fn set_status(&self, id: &MerchantId, status: MerchantStatus) -> Result<(), AdminError> {
+        admin::set_status(&self.pool, id, status).await
+    }
+}

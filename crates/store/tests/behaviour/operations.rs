@@ -1,0 +1,128 @@
+//! Operations (SPEC §7): readiness, several instances on one database,
+//! migrations racing, and an unreachable or vanishing database.
+
+use std::time::{Duration, Instant};
+
+use payfac_store::{StoreError, SyncOutcome};
+
+use crate::common::postgres::{TestDatabase, with_address};
+use crate::common::proxy::Proxy;
+use crate::common::*;
+
+backend_tests! {
+    async fn ping_answers(t: &TestStore) {
+        t.store.ping().await.unwrap();
+    }
+
+    /// A nonce used at one instance is a replay at another; a code issued
+    /// by one is redeemable, once, at another.
+    async fn instances_share_nonces_and_codes(t: &TestStore) {
+        let other = t.another_instance().await;
+        let request = sync("M1", "U1");
+        let (user_id, code_id) = issued(t.store.sync_user(request.clone()).await.unwrap());
+        let replay = with_nonce(sync("M1", "U2"), request.nonce.as_str());
+        assert_eq!(other.sync_user(replay).await.unwrap(), SyncOutcome::NonceReused);
+        let buyer = signed_in(other.redeem_code(redeem(code_id, request.code_hash, NOW)).await.unwrap());
+        assert_eq!(buyer.user_id, user_id);
+        let second = t.store.redeem_code(redeem(code_id, request.code_hash, NOW)).await.unwrap();
+        assert!(matches!(second, payfac_store::RedeemOutcome::Rejected(_)));
+        let (same_id, _) = issued(other.sync_user(again(&request)).await.unwrap());
+        assert_eq!(same_id, user_id);
+    }
+}
+
+/// Opening an unreachable database fails fast with `Unavailable`, and the
+/// error does not show the password.
+#[tokio::test]
+async fn unreachable_postgres_fails_fast() {
+    let started = Instant::now();
+    let result = payfac_store::open("postgres://payfac:hunter2@127.0.0.1:1/payfac").await;
+    let Err(StoreError::Unavailable(message)) = result else {
+        panic!("expected Unavailable");
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+/// Several instances starting at once on one new database all migrate it
+/// safely, and the schema is applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_postgres_migrations() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let url = database.url.clone();
+            tokio::spawn(async move { payfac_store::open(&url).await })
+        })
+        .collect();
+    for open in opens {
+        let store = open.await.unwrap().expect("open while others migrate");
+        store.ping().await.unwrap();
+    }
+    let client = database.connect().await;
+    let applied: i64 = client
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, 1, "in {}", database.name());
+}
+
+/// With the database gone, `ping` and requests fail within about two
+/// seconds; when it is back, the same store works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_outage_fails_fast_and_recovers() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let config: tokio_postgres::Config = database.url.parse().unwrap();
+    let target = match (&config.get_hosts()[0], config.get_ports().first()) {
+        (tokio_postgres::config::Host::Tcp(host), port) => {
+            format!("{host}:{}", port.copied().unwrap_or(5432))
+        }
+        _ => return eprintln!("outage test needs a TCP PostgreSQL URL; skipped"),
+    };
+    let target = tokio::net::lookup_host(&target)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = Proxy::start(target).await;
+    let url = with_address(&database.url, &proxy.address.to_string());
+    let store = payfac_store::open(&url).await.unwrap();
+    store.ping().await.unwrap();
+    issued(store.sync_user(sync("M1", "U1")).await.unwrap());
+
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..2 {
+        let started = Instant::now();
+        assert!(store.ping().await.is_err(), "ping succeeded while down");
+        assert!(
+            started.elapsed() < Duration::from_millis(2_500),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let started = Instant::now();
+    let failed = store.sync_user(sync("M1", "U2")).await;
+    assert!(
+        matches!(failed, Err(StoreError::Unavailable(_))),
+        "{failed:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2_500),
+        "{:?}",
+        started.elapsed()
+    );
+
+    proxy.restore().await;
+    store.ping().await.expect("ping after the database is back");
+    issued(store.sync_user(sync("M1", "U2")).await.unwrap());
+}

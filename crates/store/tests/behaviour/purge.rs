@@ -1,0 +1,55 @@
+//! `purge_expired`: only expired rows go, in bounded batches, and codes
+//! that expired unused are counted.
+
+use payfac_store::PurgeCounts;
+
+use crate::common::*;
+
+/// Expires before the purge runs at `PURGE_AT`.
+const SOON: i64 = NOW + 10;
+/// Outlives the purge.
+const LATER: i64 = NOW + 1_000;
+const PURGE_AT: i64 = NOW + 100;
+
+/// One sync (nonce and code expiring as given) and, if `session` is set,
+/// a redemption of its code into a session expiring then.
+async fn buyer(t: &TestStore, user_no: &str, nonce: i64, code: i64, session: Option<i64>) {
+    let mut request = sync("M1", user_no);
+    request.nonce_expires_at = nonce;
+    request.code_expires_at = code;
+    let (_, code_id) = issued(t.store.sync_user(request.clone()).await.unwrap());
+    if let Some(expires_at) = session {
+        let mut redemption = redeem(code_id, request.code_hash, NOW + 1);
+        redemption.session.expires_at = expires_at;
+        signed_in(t.store.redeem_code(redemption).await.unwrap());
+    }
+}
+
+backend_tests! {
+    async fn purge_removes_only_expired_rows_in_batches(t: &TestStore) {
+        // Expired: nonces of U1-U3, codes of U1-U3 (U1's used), sessions of
+        // U1, U5, U6. Live: everything else.
+        buyer(t, "U1", SOON, SOON, Some(SOON)).await;
+        buyer(t, "U2", SOON, SOON, None).await;
+        buyer(t, "U3", SOON, SOON, None).await;
+        buyer(t, "U4", LATER, LATER, Some(LATER)).await;
+        buyer(t, "U5", LATER, LATER, Some(SOON)).await;
+        buyer(t, "U6", LATER, LATER, Some(SOON)).await;
+        assert_eq!(t.counts().await, [6, 6, 6, 4]);
+
+        // Nothing has expired yet at the expiry second itself.
+        let none = t.store.purge_expired(SOON, 2).await.unwrap();
+        assert_eq!(none, PurgeCounts::default());
+
+        let mut passes = Vec::new();
+        for _ in 0..3 {
+            passes.push(t.store.purge_expired(PURGE_AT, 2).await.unwrap());
+        }
+        for (pass, want) in passes.iter().zip([2, 1, 0]) {
+            assert_eq!((pass.nonces, pass.codes, pass.sessions), (want, want, want), "{passes:?}");
+        }
+        let unused: u64 = passes.iter().map(|pass| pass.codes_unused).sum();
+        assert_eq!(unused, 2, "{passes:?}");
+        assert_eq!(t.counts().await, [3, 6, 3, 1]);
+    }
+}

@@ -1,0 +1,74 @@
+//! `session_buyer` and `end_session`: idle and absolute expiry, and an
+//! idle timer refreshed at most once a minute.
+
+use payfac_domain::SecretHash;
+
+use crate::common::*;
+
+const IDLE: i64 = 100;
+
+/// A signed-in session created at `NOW`, expiring absolutely at `NOW + 1_000`.
+async fn session(t: &TestStore, user_no: &str) -> SecretHash {
+    let request = sync("M1", user_no);
+    let (_, code_id) = issued(t.store.sync_user(request.clone()).await.unwrap());
+    let mut redemption = redeem(code_id, request.code_hash, NOW);
+    redemption.session.expires_at = NOW + 1_000;
+    signed_in(t.store.redeem_code(redemption.clone()).await.unwrap());
+    redemption.session.token
+}
+
+async fn live(t: &TestStore, token: SecretHash, now: i64) -> bool {
+    t.store
+        .session_buyer(token, now, IDLE)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+backend_tests! {
+    /// Idle for `IDLE` seconds ends a session.
+    async fn idle_session_expires(t: &TestStore) {
+        let token = session(t, "U1").await;
+        let buyer = t.store.session_buyer(token, NOW + 1, IDLE).await.unwrap().unwrap();
+        assert_eq!(buyer.merchant_user_no, "U1");
+        assert!(!live(t, token, NOW + IDLE).await);
+        let other = session(t, "U2").await;
+        assert!(live(t, other, NOW + IDLE - 1).await);
+    }
+
+    /// A lookup within a minute of the last refresh does not refresh;
+    /// one after a minute does.
+    async fn idle_timer_is_refreshed_at_most_once_a_minute(t: &TestStore) {
+        let untouched = session(t, "U1").await;
+        assert!(live(t, untouched, NOW + 30).await);
+        assert!(!live(t, untouched, NOW + IDLE).await, "refreshed within a minute");
+
+        let touched = session(t, "U2").await;
+        assert!(live(t, touched, NOW + 90).await);
+        assert!(live(t, touched, NOW + 90 + IDLE - 1).await, "not refreshed after a minute");
+    }
+
+    /// Activity never extends a session past its absolute expiry.
+    async fn session_expires_absolutely(t: &TestStore) {
+        let token = session(t, "U1").await;
+        let mut now = NOW;
+        while now + 90 < NOW + 1_000 {
+            now += 90;
+            assert!(live(t, token, now).await);
+        }
+        assert!(live(t, token, NOW + 999).await);
+        assert!(!live(t, token, NOW + 1_000).await);
+    }
+
+    /// Logout ends the session; ending an unknown one is not an error.
+    async fn end_session_signs_out(t: &TestStore) {
+        let token = session(t, "U1").await;
+        let other = session(t, "U2").await;
+        t.store.end_session(token).await.unwrap();
+        assert!(!live(t, token, NOW + 1).await);
+        assert!(live(t, other, NOW + 1).await);
+        t.store.end_session(token).await.unwrap();
+        t.store.end_session(SecretHash::of("never issued")).await.unwrap();
+        assert_eq!(t.count("sessions").await, 1);
+    }
+}

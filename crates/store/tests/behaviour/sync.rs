@@ -1,0 +1,150 @@
+//! `sync_user`: buyers keyed per merchant, stable ids, nonces used once.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use payfac_store::SyncOutcome;
+use tokio::sync::Barrier;
+
+use crate::common::*;
+
+backend_tests! {
+    /// The first call creates the buyer; later calls update it, and an
+    /// absent name keeps the stored one.
+    async fn first_sync_creates_later_sync_updates(t: &TestStore) {
+        let first = sync("M1", "U1000001");
+        let (user_id, code_id) = issued(t.store.sync_user(first.clone()).await.unwrap());
+        let buyer = signed_in(t.store.redeem_code(redeem(code_id, first.code_hash, NOW)).await.unwrap());
+        assert_eq!(buyer.user_id, user_id);
+        assert_eq!(buyer.merchant, "M1");
+        assert_eq!(buyer.merchant_user_no, "U1000001");
+        assert_eq!(buyer.email, "buyer@example.com");
+        assert_eq!(buyer.first_name.as_deref(), Some("Ada"));
+        assert_eq!(buyer.last_name.as_deref(), Some("Lovelace"));
+
+        let mut later = again(&first);
+        later.profile.email = email("new@example.com");
+        later.profile.first_name = None;
+        later.profile.last_name = Some(name("King"));
+        let (again_id, code_id) = issued(t.store.sync_user(later.clone()).await.unwrap());
+        assert_eq!(again_id, user_id);
+        let buyer = signed_in(t.store.redeem_code(redeem(code_id, later.code_hash, NOW)).await.unwrap());
+        assert_eq!(buyer.email, "new@example.com");
+        assert_eq!(buyer.first_name.as_deref(), Some("Ada"));
+        assert_eq!(buyer.last_name.as_deref(), Some("King"));
+        assert_eq!(t.count("buyers").await, 1);
+        assert_eq!(t.count("codes").await, 2);
+    }
+
+    /// The same merchantUserNo keeps its id; another merchant's or another
+    /// case's is another buyer.
+    async fn user_ids_are_stable_and_per_merchant(t: &TestStore) {
+        let first = sync("M1", "U1");
+        let (id, _) = issued(t.store.sync_user(first.clone()).await.unwrap());
+        let (same, _) = issued(t.store.sync_user(again(&first)).await.unwrap());
+        let (other_merchant, _) = issued(t.store.sync_user(sync("M2", "U1")).await.unwrap());
+        let (other_case, _) = issued(t.store.sync_user(sync("M1", "u1")).await.unwrap());
+        assert!(id > 0);
+        assert_eq!(same, id);
+        assert_eq!(HashSet::from([id, other_merchant, other_case]).len(), 3);
+        assert_eq!(t.count("buyers").await, 3);
+    }
+
+    /// A random id that collides with another buyer's is replaced, and the
+    /// failed attempt leaves nothing behind (its nonce included).
+    async fn colliding_user_id_is_retried(t: &TestStore) {
+        let first = sync("M1", "U1");
+        let (taken, _) = issued(t.store.sync_user(first.clone()).await.unwrap());
+        let mut colliding = sync("M1", "U2");
+        colliding.new_user_id = taken;
+        let (id, _) = issued(t.store.sync_user(colliding).await.unwrap());
+        assert_ne!(id, taken);
+        assert_eq!(t.counts().await, [2, 2, 2, 0]);
+    }
+
+    /// A nonce used inside its window is refused and nothing is written,
+    /// whatever the replayed body says.
+    async fn replayed_nonce_writes_nothing(t: &TestStore) {
+        let first = sync("M1", "U1");
+        let nonce = first.nonce.as_str().to_owned();
+        let (_, code_id) = issued(t.store.sync_user(first.clone()).await.unwrap());
+        let before = t.counts().await;
+        assert_eq!(before, [1, 1, 1, 0]);
+
+        let mut replay = with_nonce(again(&first), &nonce);
+        replay.profile.email = email("changed@example.com");
+        assert_eq!(t.store.sync_user(replay).await.unwrap(), SyncOutcome::NonceReused);
+        let other_buyer = with_nonce(sync("M1", "U2"), &nonce);
+        assert_eq!(t.store.sync_user(other_buyer).await.unwrap(), SyncOutcome::NonceReused);
+        assert_eq!(t.store.sync_user(first.clone()).await.unwrap(), SyncOutcome::NonceReused);
+        assert_eq!(t.counts().await, before);
+        let buyer = signed_in(t.store.redeem_code(redeem(code_id, first.code_hash, NOW)).await.unwrap());
+        assert_eq!(buyer.email, "buyer@example.com", "the replay updated the buyer");
+
+        // Nonces are per merchant.
+        issued(t.store.sync_user(with_nonce(sync("M2", "U1"), &nonce)).await.unwrap());
+    }
+
+    /// A nonce row whose window is over may be taken again: at its expiry
+    /// second it is still live, one second later it is free.
+    async fn expired_nonce_may_be_reused(t: &TestStore) {
+        let first = sync("M1", "U1");
+        issued(t.store.sync_user(first.clone()).await.unwrap());
+        let mut at_expiry = with_nonce(again(&first), first.nonce.as_str());
+        at_expiry.now = first.nonce_expires_at;
+        assert_eq!(t.store.sync_user(at_expiry.clone()).await.unwrap(), SyncOutcome::NonceReused);
+        let mut after = at_expiry;
+        after.now = first.nonce_expires_at + 1;
+        after.nonce_expires_at = after.now + WINDOW;
+        after.code_expires_at = after.now + WINDOW;
+        issued(t.store.sync_user(after.clone()).await.unwrap());
+        assert_eq!(t.count("nonces").await, 1);
+        // The reused nonce is live again, with its new window.
+        let mut replay = again(&after);
+        replay.nonce = after.nonce.clone();
+        replay.now = after.now + 1;
+        assert_eq!(t.store.sync_user(replay).await.unwrap(), SyncOutcome::NonceReused);
+    }
+
+    /// Twenty identical requests racing: exactly one is issued.
+    async fn concurrent_identical_requests_issue_once(t: &TestStore) {
+        let request = sync("M1", "U1");
+        let outcomes = race(t, 20, |_| request.clone()).await;
+        let issued_count = outcomes.iter().filter(|o| matches!(o, SyncOutcome::Issued { .. })).count();
+        assert_eq!(issued_count, 1, "{outcomes:?}");
+        assert_eq!(t.counts().await, [1, 1, 1, 0]);
+    }
+
+    /// Ten first calls for one new buyer, each with its own nonce: all
+    /// succeed, with one userId.
+    async fn concurrent_first_syncs_share_one_user_id(t: &TestStore) {
+        let request = sync("M1", "U1");
+        let outcomes = race(t, 10, |_| again(&request)).await;
+        let ids: HashSet<i64> = outcomes.into_iter().map(|o| issued(o).0).collect();
+        assert_eq!(ids.len(), 1);
+        assert_eq!(t.counts().await, [10, 1, 10, 0]);
+    }
+}
+
+/// Runs `n` syncs at once, released together by a barrier.
+async fn race(
+    t: &TestStore,
+    n: usize,
+    make: impl Fn(usize) -> payfac_store::SyncRequest,
+) -> Vec<SyncOutcome> {
+    let barrier = Arc::new(Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (store, barrier, request) = (Arc::clone(&t.store), Arc::clone(&barrier), make(i));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.sync_user(request).await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("sync task").expect("sync_user"));
+    }
+    outcomes
+}
