@@ -155,7 +155,31 @@ async fn cluster() -> Option<Cluster> {
 }
 
 /// A signed user-sync request: (timestamp, nonce, body, signature).
-fn signed(key: &SigningKey, merchant: &str, user: &str) -> (String, String, String, String) {
+type Signed = (String, String, String, String);
+
+/// Posts a signed request; answers the HTTP status and the envelope.
+async fn post_user(
+    http: &reqwest::Client,
+    base: &str,
+    merchant: &str,
+    request: &Signed,
+) -> (u16, Value) {
+    let (timestamp, nonce, body, signature) = request;
+    let response = http
+        .post(format!("{base}/pay-fac/{merchant}/v1/user"))
+        .header("content-type", "application/json")
+        .header("timestamp", timestamp)
+        .header("nonce", nonce)
+        .header("signature", signature)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+fn signed(key: &SigningKey, user: &str) -> Signed {
     let timestamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -164,7 +188,6 @@ fn signed(key: &SigningKey, merchant: &str, user: &str) -> (String, String, Stri
     let nonce = random_alphanumeric(16);
     let body = format!(r#"{{"merchantUserNo":"{user}","email":"{user}@example.com"}}"#);
     let signature = key.sign(&signature_string("", &timestamp, &nonce, body.as_bytes()));
-    let _ = merchant;
     (timestamp, nonce, body, signature)
 }
 
@@ -192,7 +215,7 @@ impl Cluster {
     }
 
     async fn code_at(&self, base: &str, user: &str) -> String {
-        let answer = self.send(base, "MI", &signed(&self.key, "MI", user)).await;
+        let answer = self.send(base, "MI", &signed(&self.key, user)).await;
         assert_eq!(answer["code"], "0000", "{answer}");
         answer["data"]["authorizationCode"]
             .as_str()
@@ -231,7 +254,7 @@ async fn a_request_accepted_at_one_instance_is_a_replay_at_another() {
     let Some(cluster) = cluster().await else {
         return;
     };
-    let request = signed(&cluster.key, "MI", "U1");
+    let request = signed(&cluster.key, "U1");
     assert_eq!(
         cluster.send(&cluster.a.base, "MI", &request).await["code"],
         "0000"
@@ -268,7 +291,7 @@ async fn concurrent_identical_requests_across_instances_give_one_0000() {
     let Some(cluster) = cluster().await else {
         return;
     };
-    let request = signed(&cluster.key, "MI", "U1");
+    let request = signed(&cluster.key, "U1");
     let sends = (0..20).map(|i| {
         let base = if i % 2 == 0 {
             &cluster.a.base
@@ -304,7 +327,7 @@ async fn concurrent_first_syncs_across_instances_share_one_user_id() {
         } else {
             cluster.b.base.clone()
         };
-        let request = signed(&cluster.key, "MI", "NEW1");
+        let request = signed(&cluster.key, "NEW1");
         let cluster = &cluster;
         async move { cluster.send(&base, "MI", &request).await }
     });
@@ -342,9 +365,7 @@ async fn a_merchant_added_by_the_cli_is_seen_by_both_within_5_s() {
     let added_at = std::time::Instant::now();
     for base in [&cluster.a.base, &cluster.b.base] {
         loop {
-            let answer = cluster
-                .send(base, "LATE", &signed(&key, "LATE", "U1"))
-                .await;
+            let answer = cluster.send(base, "LATE", &signed(&key, "U1")).await;
             if answer["code"] == "0000" {
                 break;
             }
@@ -431,23 +452,9 @@ async fn an_outage_answers_10004_and_503_then_recovers_without_restart() {
     )
     .unwrap();
     let http = reqwest::Client::new();
-    let send = |request: (String, String, String, String)| {
+    let send = |request: Signed| {
         let (http, base) = (http.clone(), instance.base.clone());
-        async move {
-            let (timestamp, nonce, body, signature) = request;
-            let response = http
-                .post(format!("{base}/pay-fac/MI/v1/user"))
-                .header("content-type", "application/json")
-                .header("timestamp", timestamp)
-                .header("nonce", nonce)
-                .header("signature", signature)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let status = response.status().as_u16();
-            (status, response.json::<Value>().await.unwrap())
-        }
+        async move { post_user(&http, &base, "MI", &request).await }
     };
     let ready = || async {
         http.get(format!("{}/readyz", instance.base))
@@ -458,10 +465,10 @@ async fn an_outage_answers_10004_and_503_then_recovers_without_restart() {
             .as_u16()
     };
     assert_eq!(ready().await, 200);
-    assert_eq!(send(signed(&key, "MI", "U1")).await.1["code"], "0000");
+    assert_eq!(send(signed(&key, "U1")).await.1["code"], "0000");
 
     proxy.cut();
-    let during = signed(&key, "MI", "U2");
+    let during = signed(&key, "U2");
     let (status, answer) = send(during.clone()).await;
     assert_eq!(answer["code"], "10004", "{answer}");
     assert!([500, 503].contains(&status));

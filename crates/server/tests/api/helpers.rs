@@ -255,6 +255,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Registers another merchant with a fresh key and returns the key.
+    pub async fn add_merchant(&self, id: &str) -> SigningKey {
+        let (key, public) = fresh_keys();
+        self.store
+            .add_merchant(&MerchantId::parse(id).unwrap(), stored(&public))
+            .await
+            .unwrap();
+        key
+    }
+
     /// A second application on the same database, as after a restart.
     pub async fn restarted(&self) -> String {
         let store = payfac_store::open(&format!("sqlite://{}", self.db_path.display()))

@@ -171,14 +171,7 @@ async fn a_replayed_request_is_nonce_reused() {
 #[tokio::test]
 async fn the_same_nonce_under_another_merchant_is_not_a_replay() {
     let app = spawn_app().await;
-    let (other_key, other_public) = fresh_keys();
-    app.store
-        .add_merchant(
-            &payfac_domain::MerchantId::parse("OTHER").unwrap(),
-            crate::helpers::stored(&other_public),
-        )
-        .await
-        .unwrap();
+    let other_key = app.add_merchant("OTHER").await;
     let first = call();
     assert_eq!(app.send(&first).await.code(), "0000");
     let served = crate::helpers::eventually(std::time::Duration::from_secs(5), || {

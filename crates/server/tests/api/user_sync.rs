@@ -147,14 +147,7 @@ async fn code_ttl_is_configurable() {
 #[tokio::test]
 async fn buyers_are_namespaced_per_merchant() {
     let app = spawn_app().await;
-    let (other_key, other_public) = crate::helpers::fresh_keys();
-    app.store
-        .add_merchant(
-            &payfac_domain::MerchantId::parse("OTHER").unwrap(),
-            crate::helpers::stored(&other_public),
-        )
-        .await
-        .unwrap();
+    let other_key = app.add_merchant("OTHER").await;
     let ours = app.send(&Call::buyer("U1", "a@example.com")).await;
     let mut call = Call::buyer("U1", "a@example.com");
     call.merchant = "OTHER".into();
