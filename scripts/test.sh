@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: every Rust test against SQLite and a real
-# PostgreSQL, then the merchant samples against the signature vectors.
+# PostgreSQL, the merchant samples against the vectors and a running payfac,
+# and the API Playground in headless Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,3 +12,46 @@ cargo test --workspace --all-targets
 
 examples/ensure-toolchains.sh
 examples/run.sh vectors
+
+# The samples against the real service: a dev build of the binary serves a
+# temp SQLite database on a free port, the CLI registers the vectors' public
+# key as merchant SAMPLES, and every sample makes one signed user-sync call
+# that must answer 0000.
+cargo build -q -p payfac-cli
+target_dir=$(cargo metadata -q --no-deps --format-version 1 \
+  | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+payfac="${target_dir:-target}/debug/payfac"
+vectors=${PAYFAC_TEST_VECTORS:-../shared/test-vectors}
+scratch=$(mktemp -d)
+server_pid=
+stop_server() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$scratch"
+}
+trap stop_server EXIT
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export PAYFAC_DATABASE_URL="sqlite://$scratch/samples.db"
+"$payfac" merchant add SAMPLES --public-key "$vectors/merchant-test.pub.pem" >/dev/null
+NO_COLOR=1 "$payfac" serve --listen "127.0.0.1:$port" >"$scratch/serve.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break
+  kill -0 "$server_pid" 2>/dev/null || break
+  sleep 0.2
+done
+if ! curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"; then
+  echo "payfac serve did not become ready on port $port:" >&2
+  cat "$scratch/serve.log" >&2
+  exit 1
+fi
+unset PAYFAC_DATABASE_URL
+if ! examples/run.sh call "http://127.0.0.1:$port" SAMPLES "$vectors/merchant-test.key.pem"; then
+  kill -0 "$server_pid" 2>/dev/null || echo "payfac serve is no longer running" >&2
+  echo "service log:" >&2
+  cat "$scratch/serve.log" >&2
+  exit 1
+fi
+
+# The API Playground in headless Chromium: the page's signer against the
+# vectors, and the whole flow against a running payfac.
+PAYFAC_BIN="$payfac" tests/browser/run.sh

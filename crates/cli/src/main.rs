@@ -11,7 +11,10 @@ use commands::Cli;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
     match commands::run(cli).await {
         Ok(code) => code,
         Err(error) => {
@@ -20,6 +23,22 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `--help` and `--version` print as clap renders them; a usage error
+/// becomes one line on stderr (the rest of the contract's error shape),
+/// with clap's usual exit status 2.
+fn usage_error(error: clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    if !error.use_stderr() || error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        error.exit();
+    }
+    let rendered = error.render().to_string();
+    let message = rendered.split("\nUsage:").next().unwrap_or_default();
+    let message = message.trim().trim_start_matches("error:");
+    let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+    eprintln!("payfac: {message} (see payfac --help)");
+    std::process::ExitCode::from(2)
 }
 
 #[cfg(test)]

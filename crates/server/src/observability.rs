@@ -22,11 +22,14 @@ pub struct MerchantLabel(pub String);
 
 /// Installs the log subscriber once. `json` gives one JSON object a line;
 /// the filter comes from `RUST_LOG` (default `info`).
-pub fn init_logging(json: bool, writer: fn() -> Box<dyn std::io::Write>) {
+/// Colours only when `colour` is set (the CLI passes "stderr is a
+/// terminal and NO_COLOR is unset").
+pub fn init_logging(json: bool, colour: bool, writer: fn() -> Box<dyn std::io::Write>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
+        .with_ansi(colour)
         .with_target(false);
     let _ = if json {
         builder.json().flatten_event(true).try_init()

@@ -18,6 +18,14 @@ pub const MAX_KEY_BITS: usize = 4096;
 /// from garbage in the error message.
 const EC_PUBLIC_KEY_OID: &[u8] = &[0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
 
+/// PEM with `\n` line endings, as openssl writes it.
+fn pem_text(tag: &str, der: Vec<u8>) -> String {
+    pem::encode_config(
+        &pem::Pem::new(tag, der),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
 /// Standard alphabet, padding optional: merchants' libraries differ on it.
 const SIGNATURE_BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::STANDARD,
@@ -138,7 +146,7 @@ impl VerifyingKey {
 
     /// PEM SPKI text of the key.
     pub fn to_pem(&self) -> String {
-        pem::encode(&pem::Pem::new("PUBLIC KEY", self.spki_der.clone()))
+        pem_text("PUBLIC KEY", self.spki_der.clone())
     }
 }
 
@@ -223,7 +231,7 @@ pub fn generate_key_pair(bits: usize) -> Result<KeyPairPem, KeyError> {
     let pkcs8: Pkcs8V1Der = pair.as_der().map_err(|_| KeyError::Encoding)?;
     let spki: PublicKeyX509Der = pair.public_key().as_der().map_err(|_| KeyError::Encoding)?;
     Ok(KeyPairPem {
-        private_pem: pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8.as_ref().to_vec())),
-        public_pem: pem::encode(&pem::Pem::new("PUBLIC KEY", spki.as_ref().to_vec())),
+        private_pem: pem_text("PRIVATE KEY", pkcs8.as_ref().to_vec()),
+        public_pem: pem_text("PUBLIC KEY", spki.as_ref().to_vec()),
     })
 }

@@ -5,7 +5,11 @@ use payfac_signing::{KeyError, SigningKey, VerifyingKey, generate_key_pair};
 #[test]
 fn generated_pair_signs_and_verifies() {
     let pair = generate_key_pair(2048).unwrap();
-    assert!(pair.private_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert!(
+        pair.private_pem
+            .starts_with("-----BEGIN PRIVATE KEY-----\n")
+    );
+    assert!(!pair.private_pem.contains('\r') && !pair.public_pem.contains('\r'));
     let signer = SigningKey::from_pem(&pair.private_pem).unwrap();
     let verifier = VerifyingKey::parse(&pair.public_pem).unwrap();
     let signature = payfac_signing::decode_signature(&signer.sign(b"hello")).unwrap();

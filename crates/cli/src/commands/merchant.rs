@@ -72,16 +72,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             generate_key,
         } => {
             let id = merchant_id(&id)?;
-            let key = match (public_key, generate_key) {
-                (Some(path), _) => read_public_key(&path)?,
+            let key_id = match (public_key, generate_key) {
+                (Some(path), _) => {
+                    add_merchant(store.as_ref(), &id, &read_public_key(&path)?).await?
+                }
                 (None, Some(prefix)) => {
-                    let (private, public) = super::keygen::write_key_pair(&prefix, 2048)?;
-                    eprintln!("wrote {} and {}", private.display(), public.display());
-                    read_public_key(&public)?
+                    add_with_generated_key(store.as_ref(), &id, &prefix).await?
                 }
                 (None, None) => anyhow::bail!("give --public-key FILE or --generate-key PREFIX"),
             };
-            println!("{}", add_merchant(store.as_ref(), &id, &key).await?);
+            println!("{key_id}");
         }
         MerchantCommand::Key {
             command: KeyCommand::Add { id, public_key },
@@ -116,6 +116,32 @@ pub async fn add_merchant(
 ) -> anyhow::Result<String> {
     store.add_merchant(id, stored(key)).await?;
     Ok(key.key_id())
+}
+
+/// Writes a fresh pair for delivery and registers its public half. If the
+/// merchant is refused (e.g. it already exists), the files just written are
+/// removed again, so no private key is left behind for a key nobody holds.
+async fn add_with_generated_key(
+    store: &dyn Store,
+    id: &MerchantId,
+    prefix: &std::path::Path,
+) -> anyhow::Result<String> {
+    let (private, public) = super::keygen::write_key_pair(prefix, 2048)?;
+    let result = match read_public_key(&public) {
+        Ok(key) => add_merchant(store, id, &key).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(key_id) => {
+            eprintln!("wrote {} and {}", private.display(), public.display());
+            Ok(key_id)
+        }
+        Err(error) => {
+            let _ = std::fs::remove_file(&private);
+            let _ = std::fs::remove_file(&public);
+            Err(error)
+        }
+    }
 }
 
 pub fn stored(key: &VerifyingKey) -> StoredKey {

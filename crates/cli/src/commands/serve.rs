@@ -47,7 +47,9 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    observability::init_logging(args.log_json, || Box::new(std::io::stderr()));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
+    observability::init_logging(args.log_json, colour, || Box::new(std::io::stderr()));
     for (name, value) in [
         ("--timestamp-window-secs", args.timestamp_window_secs),
         ("--code-ttl-secs", args.code_ttl_secs),
@@ -115,10 +117,13 @@ async fn ensure_demo_merchant(store: &dyn Store) -> anyhow::Result<PathBuf> {
 
 fn print_demo_call(listen: &SocketAddr, key: &Path) {
     let url = format!("http://{listen}");
+    let payfac = std::env::current_exe()
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|_| "payfac".into());
     println!(
         "\nDemo merchant {DEMO_MERCHANT} is registered; its private key is {key}.\n\
          Make a signed call (in another terminal):\n\n  \
-         cargo run -q -- user-sync --url {url} --merchant {DEMO_MERCHANT} --key {key} \\\n    \
+         {payfac} user-sync --url {url} --merchant {DEMO_MERCHANT} --key {key} \\\n    \
          --merchant-user-no U1000001 --email john.doe@example.com --first-name John --last-name Doe\n\n\
          Then open {url}/account?authorizationCode=<the code> in a browser \
          (start with --insecure-cookies for plain http).\n",

@@ -161,7 +161,9 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     }
     let reading = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, BODY_LIMIT).collect());
     let Ok(read) = reading.await else {
-        return Err(ApiError::Body("The request body was not received in time.".into()));
+        return Err(ApiError::Body(
+            "The request body was not received in time.".into(),
+        ));
     };
     match read {
         Ok(collected) => Ok(collected.to_bytes()),

@@ -127,7 +127,7 @@ impl std::io::Write for LogSink {
 fn capture_logs() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        payfac_server::observability::init_logging(true, || Box::new(LogSink));
+        payfac_server::observability::init_logging(true, false, || Box::new(LogSink));
     });
 }
 
