@@ -1,10 +1,12 @@
 //! The signed merchant API: `POST /pay-fac/{merchant}/v1/user`.
 
+mod body;
 pub mod openapi;
 mod user_sync;
 mod verify;
 
-pub use user_sync::{BODY_LIMIT, user_sync};
+pub use body::BODY_LIMIT;
+pub use user_sync::user_sync;
 pub use verify::SignatureFailure;
 
 use crate::envelope::ApiError;
