@@ -198,9 +198,13 @@ impl SigningKey {
     }
 }
 
-/// Decodes the `signature` header: standard base64, padding optional.
+/// Decodes the `signature` header: standard base64, padding optional. An
+/// empty header is malformed, not merely a signature that fails.
 pub fn decode_signature(header: &str) -> Option<Vec<u8>> {
-    SIGNATURE_BASE64.decode(header).ok()
+    SIGNATURE_BASE64
+        .decode(header)
+        .ok()
+        .filter(|bytes| !bytes.is_empty())
 }
 
 /// A freshly generated pair, both halves PEM encoded.

@@ -100,6 +100,7 @@ fn unpadded_signature_base64_is_accepted() {
     let unpadded = padded.trim_end_matches('=');
     assert_eq!(decode_signature(unpadded), decode_signature(padded));
     assert!(decode_signature("not base64!").is_none());
+    assert!(decode_signature("").is_none());
     assert!(
         decode_signature("-_-_").is_none(),
         "base64url is not standard base64"

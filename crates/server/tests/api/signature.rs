@@ -84,7 +84,7 @@ async fn malformed_nonces_are_bad_nonce() {
 #[tokio::test]
 async fn undecodable_signatures_are_bad_signature_encoding() {
     let app = sandbox_app().await;
-    for signature in ["***", "abc$", "-_-_-_"] {
+    for signature in ["***", "abc$", "-_-_-_", ""] {
         let mut call = call();
         call.signature = Some(signature.into());
         assert_rejected(&app, &call, "bad_signature_encoding").await;
