@@ -140,7 +140,13 @@ impl Backend {
                             'R' || lpad(g::TEXT, 9, '0'), 'r' || g || '@example.com',
                             'Bench', 'Buyer', $3::BIGINT, $3::BIGINT
                      FROM generate_series($4::BIGINT, $5::BIGINT - 1) AS g",
-                    &[&base_id, &(merchants as i64), &now, &(start as i64), &(end as i64)],
+                    &[
+                        &base_id,
+                        &(merchants as i64),
+                        &now,
+                        &(start as i64),
+                        &(end as i64),
+                    ],
                 )
                 .await
                 .context("storing buyers (is the PostgreSQL schema the expected one?)")?;
@@ -291,6 +297,9 @@ mod tests {
             with_database("postgres://u:p@h/db?sslmode=disable", "x"),
             "postgres://u:p@h/x?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://h:5432", "x"), "postgres://h:5432/x");
+        assert_eq!(
+            with_database("postgres://h:5432", "x"),
+            "postgres://h:5432/x"
+        );
     }
 }

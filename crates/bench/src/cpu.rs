@@ -4,8 +4,12 @@
 //! shows so that a noisy run can be recognised and repeated.
 
 /// Clock ticks (USER_HZ) of the machine and of this process.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Sample {
+    /// Nanoseconds on CPU of this process's threads, by thread name
+    /// (`server`, `client`, `sqlite-writer`, ...), plus `postgres` for the
+    /// PostgreSQL server's processes.
+    threads: std::collections::BTreeMap<String, u64>,
     busy: u64,
     total: u64,
     own: u64,
@@ -16,7 +20,13 @@ pub struct Sample {
 impl Sample {
     pub fn now() -> Self {
         let (busy, total) = machine().unwrap_or((0, 0));
+        let mut threads = own_threads();
+        let postgres = postgres_nanos();
+        if postgres > 0 {
+            threads.insert("postgres".into(), postgres);
+        }
         Self {
+            threads,
             busy,
             total,
             own: own().unwrap_or(0),
@@ -26,8 +36,10 @@ impl Sample {
 }
 
 /// Shares of the machine's capacity (all cores = 1.0) between two samples.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Usage {
+    /// CPU seconds by thread name (and `postgres`).
+    pub seconds: Vec<(String, f64)>,
     /// This process: server, load generator, writer thread.
     pub own: f64,
     /// PostgreSQL server processes (their CPU is part of the service's).
@@ -36,10 +48,22 @@ pub struct Usage {
     pub others: f64,
 }
 
-pub fn usage(before: Sample, after: Sample) -> Usage {
+pub fn usage(before: &Sample, after: &Sample) -> Usage {
+    let seconds = after
+        .threads
+        .iter()
+        .map(|(name, nanos)| {
+            let earlier = before.threads.get(name).copied().unwrap_or(0);
+            (name.clone(), nanos.saturating_sub(earlier) as f64 / 1e9)
+        })
+        .filter(|(_, seconds)| *seconds > 0.0)
+        .collect();
     let total = after.total.saturating_sub(before.total);
     if total == 0 {
-        return Usage::default();
+        return Usage {
+            seconds,
+            ..Usage::default()
+        };
     }
     let busy = after.busy.saturating_sub(before.busy);
     let own = after.own.saturating_sub(before.own).min(busy);
@@ -48,10 +72,53 @@ pub fn usage(before: Sample, after: Sample) -> Usage {
         .saturating_sub(before.database)
         .min(busy - own);
     Usage {
+        seconds,
         own: own as f64 / total as f64,
         database: database as f64 / total as f64,
         others: (busy - own - database) as f64 / total as f64,
     }
+}
+
+/// Nanoseconds on CPU of each of this process's threads (the first field
+/// of /proc/self/task/TID/schedstat), summed by thread name. Threads that
+/// ended take their time with them; the service's threads live on.
+fn own_threads() -> std::collections::BTreeMap<String, u64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let nanos = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        *by_name.entry(name.trim().to_owned()).or_insert(0) += nanos;
+    }
+    by_name
+}
+
+/// Nanoseconds on CPU of the PostgreSQL server's processes (one thread
+/// each).
+fn postgres_nanos() -> u64 {
+    pids_named("postgres")
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok())
+        .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn pids_named(name: &'static str) -> impl Iterator<Item = String> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(move |pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == name)
+        })
 }
 
 /// Busy and total ticks summed over all cores (first line of /proc/stat).
@@ -83,7 +150,13 @@ fn processes_named(name: &str) -> u64 {
     };
     entries
         .flatten()
-        .filter(|entry| entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
         .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
         .filter(|stat| {
             let open = stat.find('(').map_or(0, |i| i + 1);
@@ -102,4 +175,44 @@ fn ticks(stat: &str) -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// Waits until other processes leave the machine nearly idle (below
+/// `threshold` of its capacity over one second), at most `limit`; says
+/// on stderr when it waited or gave up.
+pub async fn wait_quiet(limit: std::time::Duration, threshold: f64) {
+    if limit.is_zero() {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let mut told = false;
+    loop {
+        let before = Sample::now();
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let others = usage(&before, &Sample::now()).others;
+        if others < threshold {
+            if told {
+                eprintln!(
+                    "the machine is quiet again after {:.0} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            return;
+        }
+        if started.elapsed() >= limit {
+            eprintln!(
+                "warning: other processes still use {:.0}% of the CPU; measuring anyway",
+                others * 100.0
+            );
+            return;
+        }
+        if !told {
+            eprintln!(
+                "other processes use {:.0}% of the CPU; waiting up to {} s for quiet",
+                others * 100.0,
+                limit.as_secs()
+            );
+            told = true;
+        }
+    }
 }

@@ -92,6 +92,8 @@ pub struct PhaseOutcome {
     pub cpu: crate::cpu::Usage,
     /// Authorization codes user-sync answered with.
     pub codes: Vec<String>,
+    /// /healthz req/s measured right before this phase.
+    pub adjacent_healthz: Option<f64>,
 }
 
 impl PhaseOutcome {
@@ -110,6 +112,30 @@ impl PhaseOutcome {
             .join(", ")
     }
 
+    /// CPU microseconds per request by thread group, largest first.
+    pub fn cpu_per_request(&self) -> Vec<(String, f64)> {
+        let requests = self.requests.max(1) as f64;
+        let mut parts: Vec<(String, f64)> = self
+            .cpu
+            .seconds
+            .iter()
+            .map(|(name, seconds)| (name.clone(), seconds * 1e6 / requests))
+            .filter(|(_, micros)| *micros >= 0.05)
+            .collect();
+        parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+        parts
+    }
+
+    pub fn cpu_per_request_text(&self) -> String {
+        let parts = self.cpu_per_request();
+        let total: f64 = parts.iter().map(|(_, micros)| micros).sum();
+        let detail: Vec<String> = parts
+            .iter()
+            .map(|(name, micros)| format!("{name} {micros:.1}"))
+            .collect();
+        format!("{total:.1} ({})", detail.join(", "))
+    }
+
     pub fn summary(&self) -> String {
         let ms = |q| self.histogram.value_at_quantile(q) as f64 / 1000.0;
         let mut text = format!(
@@ -126,6 +152,10 @@ impl PhaseOutcome {
             self.cpu.database * 100.0,
             self.cpu.others * 100.0
         );
+        text.push_str(&format!(
+            "; CPU µs per request: {}",
+            self.cpu_per_request_text()
+        ));
         if self.exhausted {
             text.push_str(&format!(
                 "; STOPPED EARLY: all {} prepared requests were used",
@@ -185,6 +215,7 @@ pub async fn run(
         prepared,
         cpu: crate::cpu::Usage::default(),
         codes: Vec::new(),
+        adjacent_healthz: None,
     };
     for task in tasks {
         let tally = task.await.context("a load task panicked")?;
@@ -197,7 +228,7 @@ pub async fn run(
         outcome.codes.extend(tally.codes);
     }
     outcome.elapsed = started.elapsed();
-    outcome.cpu = crate::cpu::usage(cpu_before, crate::cpu::Sample::now());
+    outcome.cpu = crate::cpu::usage(&cpu_before, &crate::cpu::Sample::now());
     outcome.exhausted = exhausted.load(Ordering::Relaxed);
     Ok(outcome)
 }
@@ -300,7 +331,10 @@ impl Worker {
                         codes.push(code);
                         None
                     }
-                    None => Some(format!("HTTP 200 without a code: {}", envelope_code(&answer.body))),
+                    None => Some(format!(
+                        "HTTP 200 without a code: {}",
+                        envelope_code(&answer.body)
+                    )),
                 }
             }
             Kind::Redeem if answer.status == StatusCode::SEE_OTHER => {
@@ -348,9 +382,7 @@ async fn exchange(
 /// The `authorizationCode` of a `0000` envelope, found without a full
 /// JSON parse (the client shares the server's cores).
 fn authorization_code(body: &[u8]) -> Option<String> {
-    if find(body, b"\"code\":\"0000\"").is_none() {
-        return None;
-    }
+    find(body, b"\"code\":\"0000\"")?;
     const KEY: &[u8] = b"\"authorizationCode\":\"";
     let start = find(body, KEY)? + KEY.len();
     let end = start + body[start..].iter().position(|&b| b == b'"')?;

@@ -94,7 +94,11 @@ pub struct Args {
     presign: Option<usize>,
     /// Phases to run, comma separated, of healthz, sync-new,
     /// sync-returning, redeem (all by default; useful while profiling).
-    #[arg(long, value_delimiter = ',', default_value = "healthz,sync-new,sync-returning,redeem")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "healthz,sync-new,sync-returning,redeem"
+    )]
     phases: Vec<Kind>,
     /// Where the server's request logs go.
     #[arg(long, value_enum, default_value = "null")]
@@ -109,6 +113,14 @@ pub struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     postgres_url: String,
+    /// Before each timed phase, wait up to this many seconds for other
+    /// processes to leave the CPU nearly idle (0: never wait).
+    #[arg(long, default_value_t = 60)]
+    quiet_wait: u64,
+    /// Measure only the one /healthz phase, not also a /healthz run right
+    /// before each other phase (ratios then all use that one).
+    #[arg(long)]
+    single_healthz: bool,
     /// Instead of the timed phases: a steady mixed load (user-sync, then
     /// the redemption of its code) for this many seconds, with the purge
     /// running, printing table row counts as it goes.
@@ -216,9 +228,8 @@ fn run_with_backend(
             );
             if args.backend == BackendKind::Postgres {
                 eprintln!(
-                    "payfac-bench: this payfac build has no working PostgreSQL backend \
-                     (payfac_store::open refused the URL); build a revision with the \
-                     PostgreSQL store, or run --backend sqlite"
+                    "payfac-bench: (a payfac build without the PostgreSQL store refuses \
+                     postgres:// URLs here; run --backend sqlite, or a build that has it)"
                 );
             }
             return Ok(ExitCode::from(2));
@@ -336,6 +347,7 @@ async fn run_phases(
         let outcome: PhaseOutcome = match kind {
             Kind::Healthz => {
                 load::run(setup.address, args.connections, duration / 5, kind, None).await?;
+                quiet(args).await;
                 load::run(setup.address, args.connections, duration, kind, None).await?
             }
             Kind::SyncNew | Kind::SyncReturning => {
@@ -356,8 +368,10 @@ async fn run_phases(
                     begun.elapsed().as_secs_f64(),
                     count as f64 / begun.elapsed().as_secs_f64()
                 );
+                let adjacent = adjacent_healthz(args, setup).await?;
                 let mut outcome =
                     load::run(setup.address, args.connections, duration, kind, Some(pool)).await?;
+                outcome.adjacent_healthz = adjacent;
                 codes.append(&mut outcome.codes);
                 outcome
             }
@@ -376,13 +390,47 @@ async fn run_phases(
                     "prepared {count} codes in {:.1} s",
                     begun.elapsed().as_secs_f64()
                 );
-                load::run(setup.address, args.connections, duration, kind, Some(pool)).await?
+                let adjacent = adjacent_healthz(args, setup).await?;
+                let mut outcome =
+                    load::run(setup.address, args.connections, duration, kind, Some(pool)).await?;
+                outcome.adjacent_healthz = adjacent;
+                outcome
             }
         };
         eprintln!("{}", outcome.summary());
         reports.push(PhaseReport::new(kind, outcome));
     }
     Ok(reports)
+}
+
+/// Other processes' CPU share below which the machine counts as quiet.
+const QUIET_THRESHOLD: f64 = 0.08;
+
+async fn quiet(args: &Args) {
+    cpu::wait_quiet(Duration::from_secs(args.quiet_wait), QUIET_THRESHOLD).await;
+    eprintln!("measuring for {} s...", args.duration);
+}
+
+/// The /healthz rate measured right before a phase (same duration, after
+/// the phase's preparation), so that the phase's ratio compares two
+/// neighbouring measurements: this machine's speed drifts by ±20 % over
+/// minutes.
+async fn adjacent_healthz(args: &Args, setup: &Setup) -> anyhow::Result<Option<f64>> {
+    quiet(args).await;
+    if args.single_healthz {
+        return Ok(None);
+    }
+    let outcome = load::run(
+        setup.address,
+        args.connections,
+        Duration::from_secs(args.duration),
+        Kind::Healthz,
+        None,
+    )
+    .await?;
+    eprintln!("adjacent healthz: {:.0}/s", outcome.rate());
+    eprintln!("measuring for {} s...", args.duration);
+    Ok(Some(outcome.rate()))
 }
 
 /// Requests to prepare for a phase from the warm-up's rate: half as many
@@ -475,7 +523,9 @@ fn init_server_logging(target: ServerLog) {
     match target {
         ServerLog::Off => {}
         ServerLog::Sink => observability::init_logging(false, false, || Box::new(std::io::sink())),
-        ServerLog::Stderr => observability::init_logging(false, false, || Box::new(std::io::stderr())),
+        ServerLog::Stderr => {
+            observability::init_logging(false, false, || Box::new(std::io::stderr()))
+        }
         ServerLog::Null => {
             let file = std::fs::OpenOptions::new()
                 .write(true)

@@ -8,11 +8,10 @@ use anyhow::Context;
 use bytes::Bytes;
 use hyper::Method;
 use hyper::header::HeaderValue;
-use payfac_domain::{
-    AuthorizationCode, BuyerProfile, Email, MerchantUserNo, Nonce, PersonName,
-    random_alphanumeric,
-};
 use payfac_domain::MerchantId;
+use payfac_domain::{
+    AuthorizationCode, BuyerProfile, Email, MerchantUserNo, Nonce, PersonName, random_alphanumeric,
+};
 use payfac_signing::{SigningKey, signature_string};
 use payfac_store::{SyncOutcome, SyncRequest, new_user_id, unix_now};
 
@@ -60,7 +59,12 @@ fn now_secs() -> i64 {
 }
 
 /// The buyer that request `serial` of a phase syncs.
-pub fn buyer_for(kind: Kind, serial: usize, stored: u64, merchants: usize) -> (usize, String, String) {
+pub fn buyer_for(
+    kind: Kind,
+    serial: usize,
+    stored: u64,
+    merchants: usize,
+) -> (usize, String, String) {
     match kind {
         Kind::SyncReturning => stored_buyer(mix(serial as u64) % stored.max(1), merchants),
         _ => new_buyer(serial, merchants),

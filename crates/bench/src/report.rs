@@ -19,10 +19,23 @@ pub struct PhaseReport {
     pub elapsed_secs: f64,
     pub exhausted: bool,
     pub cpu: crate::cpu::Usage,
+    /// CPU microseconds per request by thread group.
+    pub cpu_us: Vec<(String, f64)>,
+    pub cpu_us_text: String,
+    /// /healthz req/s measured right before this phase, if it was.
+    pub adjacent_healthz: Option<f64>,
 }
 
 impl PhaseReport {
+    /// The /healthz rate this phase is compared with: the run right before
+    /// it, or else the healthz phase.
+    pub fn baseline(&self, healthz: Option<f64>) -> Option<f64> {
+        self.adjacent_healthz.or(healthz)
+    }
+
     pub fn new(kind: Kind, outcome: PhaseOutcome) -> Self {
+        let cpu_us = outcome.cpu_per_request();
+        let cpu_us_text = outcome.cpu_per_request_text();
         let ms = |q| outcome.histogram.value_at_quantile(q) as f64 / 1000.0;
         Self {
             kind,
@@ -37,7 +50,15 @@ impl PhaseReport {
             elapsed_secs: outcome.elapsed.as_secs_f64(),
             exhausted: outcome.exhausted,
             cpu: outcome.cpu,
+            cpu_us,
+            cpu_us_text,
+            adjacent_healthz: outcome.adjacent_healthz,
         }
+    }
+
+    /// CPU microseconds of the service and the load generator per request.
+    pub fn cpu_us_total(&self) -> f64 {
+        self.cpu_us.iter().map(|(_, micros)| micros).sum()
     }
 }
 
@@ -63,6 +84,12 @@ pub fn print(args: &Args, backend: &Backend, reports: &[PhaseReport], storage: &
         .iter()
         .find(|r| r.kind == Kind::Healthz)
         .map(|r| r.rps);
+    let healthz_runs: Vec<f64> = healthz
+        .into_iter()
+        .chain(reports.iter().filter_map(|r| r.adjacent_healthz))
+        .collect();
+    let healthz_mean = (!healthz_runs.is_empty())
+        .then(|| healthz_runs.iter().sum::<f64>() / healthz_runs.len() as f64);
     println!();
     println!(
         "payfac-bench: backend {}, {} connections, {} s per phase, {} stored buyers, {} server + {} client threads",
@@ -75,10 +102,20 @@ pub fn print(args: &Args, backend: &Backend, reports: &[PhaseReport], storage: &
     );
     println!(
         "{:<24} {:>9} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>11} {:>6}",
-        "phase", "requests", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "×healthz", "target", "other"
+        "phase",
+        "requests",
+        "errors",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "×healthz",
+        "target",
+        "other"
     );
     for report in reports {
-        let ratio = healthz.map(|h| report.rps / h);
+        let ratio = report.baseline(healthz).map(|h| report.rps / h);
         let target = target_ratio(report.kind, args.backend);
         let verdict = match (ratio, target) {
             (Some(ratio), Some(target)) => {
@@ -101,6 +138,9 @@ pub fn print(args: &Args, backend: &Backend, reports: &[PhaseReport], storage: &
             verdict,
             report.cpu.others * 100.0
         );
+        if let Some(adjacent) = report.adjacent_healthz {
+            println!("    (ratio to /healthz measured right before it: {adjacent:.0} req/s)");
+        }
         if report.errors > 0 {
             println!("    errors: {}", report.error_summary);
         }
@@ -111,10 +151,43 @@ pub fn print(args: &Args, backend: &Backend, reports: &[PhaseReport], storage: &
             );
         }
     }
+    if healthz_runs.len() > 1 {
+        let mean = healthz_mean.unwrap_or(0.0);
+        let min = healthz_runs.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = healthz_runs.iter().copied().fold(0.0, f64::max);
+        println!(
+            "/healthz runs: {} req/s (spread {:.0}% of the mean: the machine's own drift)",
+            healthz_runs
+                .iter()
+                .map(|r| format!("{r:.0}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            (max - min) / mean * 100.0
+        );
+    }
     println!(
         "(targets: p99 ≤ {TARGET_P99_MS} ms and the ratio shown; \"other\": CPU share other processes took during the phase, \
          above a few % the run was disturbed)"
     );
+    println!();
+    println!("CPU per request, µs (service + load generator + database; robust to other load):");
+    let healthz_cpu = reports
+        .iter()
+        .find(|r| r.kind == Kind::Healthz)
+        .map(PhaseReport::cpu_us_total);
+    for report in reports {
+        let relative = match healthz_cpu {
+            Some(h) if report.kind != Kind::Healthz && report.cpu_us_total() > 0.0 => {
+                format!("  [healthz/this = {:.3}]", h / report.cpu_us_total())
+            }
+            _ => String::new(),
+        };
+        println!(
+            "  {:<24} {}{relative}",
+            report.kind.label(),
+            report.cpu_us_text
+        );
+    }
     println!(
         "storage: {:.1} MiB ({}); rows: {}",
         storage.total_bytes as f64 / 1_048_576.0,
@@ -140,6 +213,15 @@ pub fn print(args: &Args, backend: &Backend, reports: &[PhaseReport], storage: &
         object.insert("buyers".into(), json!(args.buyers));
         object.insert("server_threads".into(), json!(args.server_threads));
         object.insert("client_threads".into(), json!(args.client_threads));
+        if let Some(mean) = healthz_mean {
+            object.insert("healthz_rps_mean".into(), json!(round(mean, 1)));
+            let min = healthz_runs.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = healthz_runs.iter().copied().fold(0.0, f64::max);
+            object.insert(
+                "healthz_rps_spread".into(),
+                json!(round((max - min) / mean, 3)),
+            );
+        }
         for report in reports {
             let key = report.kind.key();
             object.insert(format!("{key}_rps"), json!(round(report.rps, 1)));
@@ -149,6 +231,16 @@ pub fn print(args: &Args, backend: &Backend, reports: &[PhaseReport], storage: &
             object.insert(format!("{key}_requests"), json!(report.requests));
             object.insert(format!("{key}_errors"), json!(report.errors));
             object.insert(format!("{key}_cpu_bench"), json!(round(report.cpu.own, 3)));
+            object.insert(
+                format!("{key}_cpu_us_per_request"),
+                json!(round(report.cpu_us_total(), 1)),
+            );
+            let by_thread: Map<String, Value> = report
+                .cpu_us
+                .iter()
+                .map(|(name, micros)| (name.clone(), json!(round(*micros, 1))))
+                .collect();
+            object.insert(format!("{key}_cpu_us_by_thread"), Value::Object(by_thread));
             if backend.kind == BackendKind::Postgres {
                 object.insert(
                     format!("{key}_cpu_postgres"),
@@ -162,8 +254,9 @@ pub fn print(args: &Args, backend: &Backend, reports: &[PhaseReport], storage: &
             if report.exhausted {
                 object.insert(format!("{key}_stopped_early"), json!(true));
             }
-            if let (Some(h), true) = (healthz, report.kind != Kind::Healthz) {
+            if let (Some(h), true) = (report.baseline(healthz), report.kind != Kind::Healthz) {
                 object.insert(format!("{key}_ratio"), json!(round(report.rps / h, 4)));
+                object.insert(format!("{key}_healthz_rps"), json!(round(h, 1)));
             }
         }
         object.insert("storage_bytes".into(), json!(storage.total_bytes));

@@ -31,7 +31,12 @@ struct Totals {
     errors: u64,
 }
 
-pub async fn run(args: &Args, setup: &Setup, backend: &Backend, seconds: u64) -> anyhow::Result<()> {
+pub async fn run(
+    args: &Args,
+    setup: &Setup,
+    backend: &Backend,
+    seconds: u64,
+) -> anyhow::Result<()> {
     anyhow::ensure!(args.rate > 0, "--rate must be positive");
     let rate = args.rate;
     let duration = Duration::from_secs(seconds);
@@ -117,7 +122,14 @@ pub async fn run(args: &Args, setup: &Setup, backend: &Backend, seconds: u64) ->
                 let Some(prepared) = signed_rx.lock().await.recv().await else {
                     break;
                 };
-                let outcome = flow(&mut sender, &host, &prepared, &mut sync_latency, &mut redeem_latency).await;
+                let outcome = flow(
+                    &mut sender,
+                    &host,
+                    &prepared,
+                    &mut sync_latency,
+                    &mut redeem_latency,
+                )
+                .await;
                 {
                     let mut totals = totals.lock().expect("totals lock");
                     match outcome {
