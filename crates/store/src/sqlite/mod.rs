@@ -25,6 +25,8 @@ const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
 pub struct SqliteStore {
     writer: Writer,
     readers: Readers,
+    /// Dropping it stops the checkpoint thread.
+    _checkpointer: std::sync::mpsc::Sender<()>,
 }
 
 impl SqliteStore {
@@ -36,16 +38,52 @@ impl SqliteStore {
             let connection = Connection::open(&opened)?;
             configure(&connection)?;
             connection.pragma_update(None, "journal_mode", "WAL")?;
+            // Checkpoints run on their own thread (see `checkpointer`), not
+            // inside the writer's COMMIT; the WAL is truncated back to this
+            // size after each one.
+            connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+            connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
             migrate(&connection)?;
             Ok(connection)
         })
         .await
         .map_err(|error| StoreError::Unavailable(error.to_string()))??;
         Ok(Self {
+            _checkpointer: spawn_checkpointer(path.clone()),
             writer: Writer::start(connection),
             readers: Readers::new(path),
         })
     }
+}
+
+/// Copies the WAL back into the database every second with a PASSIVE
+/// checkpoint, which never blocks the writer or readers. The thread ends
+/// when the returned sender (kept by the store) is dropped.
+fn spawn_checkpointer(path: PathBuf) -> std::sync::mpsc::Sender<()> {
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let Ok(connection) = Connection::open(&path) else {
+                return;
+            };
+            if configure(&connection).is_err() {
+                return;
+            }
+            let second = std::time::Duration::from_secs(1);
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(second)
+            {
+                if let Err(error) =
+                    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
+                    tracing::warn!(%error, "WAL checkpoint failed");
+                }
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "could not start the WAL checkpoint thread");
+    }
+    stop
 }
 
 /// Settings every connection needs. `synchronous = FULL` makes each group
