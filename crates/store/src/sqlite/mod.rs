@@ -38,11 +38,11 @@ impl SqliteStore {
             let connection = Connection::open(&opened)?;
             configure(&connection)?;
             connection.pragma_update(None, "journal_mode", "WAL")?;
-            // Checkpoints run on their own thread (see `checkpointer`), not
-            // inside the writer's COMMIT; the WAL is truncated back to this
-            // size after each one.
+            // Checkpoints run on their own thread (`spawn_checkpointer`),
+            // not inside the writer's COMMIT; when the WAL starts over it is
+            // truncated back to this size.
             connection.pragma_update(None, "wal_autocheckpoint", 0)?;
-            connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+            connection.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
             migrate(&connection)?;
             Ok(connection)
         })
@@ -56,8 +56,12 @@ impl SqliteStore {
     }
 }
 
-/// Copies the WAL back into the database every second with a PASSIVE
-/// checkpoint, which never blocks the writer or readers. The thread ends
+/// Size of the WAL file past which the checkpointer makes the writer
+/// start the WAL over.
+const WAL_RESTART_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Copies the WAL back into the database every second, off the writer
+/// thread (see the loop for PASSIVE vs RESTART). The thread ends
 /// when the returned sender (kept by the store) is dropped.
 fn spawn_checkpointer(path: PathBuf) -> std::sync::mpsc::Sender<()> {
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -71,11 +75,17 @@ fn spawn_checkpointer(path: PathBuf) -> std::sync::mpsc::Sender<()> {
                 return;
             }
             let second = std::time::Duration::from_secs(1);
+            let wal = PathBuf::from(format!("{}-wal", path.display()));
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(second)
             {
-                if let Err(error) =
-                    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                {
+                // PASSIVE keeps up without blocking anyone, but under
+                // continuous writes the WAL can never restart from its
+                // beginning; past the size limit a RESTART checkpoint waits
+                // for the writer once, so the file stays bounded.
+                let oversized = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_RESTART_BYTES);
+                let mode = if oversized { "RESTART" } else { "PASSIVE" };
+                let sql = format!("PRAGMA wal_checkpoint({mode})");
+                if let Err(error) = connection.query_row(&sql, [], |_| Ok(())) {
                     tracing::warn!(%error, "WAL checkpoint failed");
                 }
             }
