@@ -122,8 +122,8 @@ struct Cluster {
     http: reqwest::Client,
 }
 
-async fn cluster() -> Option<Cluster> {
-    let database = Database::create().await?;
+/// Registers merchant `MI` with the vectors' public key, through the CLI.
+fn add_vectors_merchant(database_url: &str) {
     let public = vectors().join("merchant-test.pub.pem");
     let added = payfac(&[
         "merchant",
@@ -132,13 +132,18 @@ async fn cluster() -> Option<Cluster> {
         "--public-key",
         public.to_str().unwrap(),
         "--database-url",
-        &database.url,
+        database_url,
     ]);
     assert!(
         added.status.success(),
         "{}",
         String::from_utf8_lossy(&added.stderr)
     );
+}
+
+async fn cluster() -> Option<Cluster> {
+    let database = Database::create().await?;
+    add_vectors_merchant(&database.url);
     let a = Instance::start(&database.url).await;
     let b = Instance::start(&database.url).await;
     let key = std::fs::read_to_string(vectors().join("merchant-test.key.pem")).unwrap();
@@ -430,17 +435,7 @@ async fn an_outage_answers_10004_and_503_then_recovers_without_restart() {
     let Some(database) = Database::create().await else {
         return;
     };
-    let public = vectors().join("merchant-test.pub.pem");
-    let added = payfac(&[
-        "merchant",
-        "add",
-        "MI",
-        "--public-key",
-        public.to_str().unwrap(),
-        "--database-url",
-        &database.url,
-    ]);
-    assert!(added.status.success());
+    add_vectors_merchant(&database.url);
     let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
     let proxied = database
         .url
