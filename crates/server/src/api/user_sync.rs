@@ -1,6 +1,8 @@
 //! `POST /pay-fac/{merchant}/v1/user`: register or update a buyer and issue
 //! a one-time authorization code.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::Method;
@@ -13,6 +15,7 @@ use super::body::{check_content_type, parse_profile, read_body};
 use super::verify::{SignatureFailure, SignedParts};
 use crate::AppState;
 use crate::envelope::{ApiError, success};
+use crate::merchants::Merchant;
 use crate::observability::MerchantLabel;
 
 /// `data` of a `0000` answer.
@@ -56,37 +59,33 @@ pub async fn user_sync(
     path: Result<Path<(String, String)>, PathRejection>,
     request: Request,
 ) -> Response {
+    // Looked up once: the handler uses it, and the request log is labelled
+    // with it only when it is a known, active merchant.
     let merchant = path
-        .as_ref()
         .ok()
-        .map(|Path((merchant, _))| merchant.clone());
-    let mut response = match handle(&state, path, request).await {
+        .filter(|Path((_, version))| version == "v1")
+        .and_then(|Path((id, _))| state.merchants.active(&id));
+    let label = merchant.as_ref().map(|m| MerchantLabel(m.id.to_string()));
+    let mut response = match handle(&state, merchant, request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     };
-    if let Some(merchant) = merchant.filter(|id| state.merchants.active(id).is_some()) {
-        response.extensions_mut().insert(MerchantLabel(merchant));
+    if let Some(label) = label {
+        response.extensions_mut().insert(label);
     }
     response
 }
 
 /// The checks of SPEC §3 in their order: route, body size, signature,
 /// content type and JSON, then replay and persistence in one transaction.
+/// `merchant` is `None` when the route, version or merchant is unknown.
 async fn handle(
     state: &AppState,
-    path: Result<Path<(String, String)>, PathRejection>,
+    merchant: Option<Arc<Merchant>>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let Ok(Path((merchant_id, version))) = path else {
-        return Err(ApiError::Route);
-    };
-    if version != "v1" {
-        return Err(ApiError::Route);
-    }
-    let merchant = state
-        .merchants
-        .active(&merchant_id)
-        .ok_or(ApiError::Route)?;
+    let merchant = merchant.ok_or(ApiError::Route)?;
+    let merchant_id = merchant.id.as_str();
     if request.method() != Method::POST {
         return Err(ApiError::Method);
     }
@@ -100,7 +99,7 @@ async fn handle(
         raw_query: parts.uri.query().unwrap_or(""),
         body: &body,
     };
-    let reject = |reason| signed.reject(&merchant_id, reason, now, config.sandbox);
+    let reject = |reason| signed.reject(merchant_id, reason, now, config.sandbox);
     let verified = signed
         .verify(&merchant, now, config.timestamp_window_secs)
         .map_err(reject)?;
