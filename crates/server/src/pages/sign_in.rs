@@ -95,11 +95,8 @@ async fn sign_in(
         Ok(RedeemOutcome::Rejected(reason)) => {
             metrics::counter!("payfac_codes_rejected_total", "reason" => reason.as_str())
                 .increment(1);
-            tracing::info!(
-                code_id = code.id().0,
-                reason = reason.as_str(),
-                "code rejected"
-            );
+            // The code's id is part of the code: it is not logged either.
+            tracing::info!(reason = reason.as_str(), "code rejected");
             Ok(None)
         }
         Err(error) => {
