@@ -362,3 +362,24 @@ async fn codes_and_session_ids_never_reach_the_logs() {
     assert!(!logs.contains(&signature));
     assert!(!logs.contains("logged@example.com"));
 }
+
+#[tokio::test]
+async fn codes_issued_redeemed_and_rejected_are_counted() {
+    let app = spawn_app().await;
+    let code = app.code_for("U1").await;
+    app.get(&format!("/?authorizationCode={code}"), None).await;
+    app.get(&format!("/?authorizationCode={code}"), None).await;
+    let metrics = app.metrics().await;
+    let has = |prefix: &str, label: &str| {
+        metrics
+            .lines()
+            .any(|line| line.starts_with(prefix) && line.contains(label))
+    };
+    assert!(has("payfac_codes_issued_total", ""), "{metrics}");
+    assert!(has("payfac_codes_redeemed_total", ""), "{metrics}");
+    assert!(
+        has("payfac_codes_rejected_total", "reason=\"used\""),
+        "{metrics}"
+    );
+    assert!(has("payfac_codes_expired_total", ""), "{metrics}");
+}
