@@ -197,26 +197,8 @@ fn signed(key: &SigningKey, user: &str) -> Signed {
 }
 
 impl Cluster {
-    async fn send(
-        &self,
-        base: &str,
-        merchant: &str,
-        request: &(String, String, String, String),
-    ) -> Value {
-        let (timestamp, nonce, body, signature) = request;
-        self.http
-            .post(format!("{base}/pay-fac/{merchant}/v1/user"))
-            .header("content-type", "application/json")
-            .header("timestamp", timestamp)
-            .header("nonce", nonce)
-            .header("signature", signature)
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+    async fn send(&self, base: &str, merchant: &str, request: &Signed) -> Value {
+        post_user(&self.http, base, merchant, request).await.1
     }
 
     async fn code_at(&self, base: &str, user: &str) -> String {
