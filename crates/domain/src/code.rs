@@ -1,15 +1,11 @@
-//! One-time authorization codes.
-//!
-//! A code is 32 characters of `[A-Za-z0-9]`: a 10-character lookup id (the
-//! storage row id, base62, fixed width) followed by a 22-character secret
-//! from the CSPRNG (22 × log2(62) ≈ 131 bits). Sequential row ids keep the
-//! code table's inserts append-only; the secret is what makes the code
-//! unguessable, and storage keeps only its SHA-256.
+//! One-time authorization codes: 32 characters of `[A-Za-z0-9]`, a
+//! 10-character lookup id and a 22-character secret (22 × log2(62) ≈ 131
+//! bits); see `keyed` for why.
 
-use crate::secret::{alphabet_char, alphabet_index, random_alphanumeric};
+use crate::keyed::{self, ID_LENGTH};
+use crate::secret::random_alphanumeric;
 use crate::{InvalidInput, SecretHash};
 
-const ID_LENGTH: usize = 10;
 const SECRET_LENGTH: usize = 22;
 
 /// Storage id of a code: `0 ..= 62^10 - 1`.
@@ -41,20 +37,10 @@ impl AuthorizationCode {
     /// Parses a presented code; anything of the wrong shape is refused
     /// before storage is asked.
     pub fn parse(text: &str) -> Result<Self, InvalidInput> {
-        let invalid = || InvalidInput::new("authorization code is malformed");
-        if text.len() != Self::LENGTH {
-            return Err(invalid());
-        }
-        let (id_part, secret) = text.split_at(ID_LENGTH);
-        let mut id: u64 = 0;
-        for byte in id_part.bytes() {
-            id = id * 62 + alphabet_index(byte).ok_or_else(invalid)?;
-        }
-        if !secret.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(invalid());
-        }
+        let (id, secret) = keyed::split(text, SECRET_LENGTH)
+            .ok_or_else(|| InvalidInput::new("authorization code is malformed"))?;
         Ok(Self {
-            id: CodeId(id as i64),
+            id: CodeId(id),
             secret: secret.to_owned(),
         })
     }
@@ -69,15 +55,7 @@ impl AuthorizationCode {
 
     /// The full code, for the response body only.
     pub fn expose(&self) -> String {
-        let mut digits = [0u64; ID_LENGTH];
-        let mut rest = self.id.0 as u64;
-        for slot in digits.iter_mut().rev() {
-            *slot = rest % 62;
-            rest /= 62;
-        }
-        let mut out: String = digits.iter().map(|&d| alphabet_char(d)).collect();
-        out.push_str(&self.secret);
-        out
+        keyed::encode_id(self.id.0) + &self.secret
     }
 }
 

@@ -4,15 +4,18 @@
 
 mod buyer;
 mod code;
+mod keyed;
 mod merchant;
 mod request;
 mod secret;
+mod session;
 
 pub use buyer::{Buyer, BuyerProfile, Email, MerchantUserNo, PersonName, UserId};
 pub use code::{AuthorizationCode, CodeId};
 pub use merchant::{MerchantId, MerchantStatus};
 pub use request::{Nonce, Timestamp};
-pub use secret::{SecretHash, SessionToken, random_alphanumeric};
+pub use secret::{SecretHash, random_alphanumeric};
+pub use session::{SessionId, SessionToken};
 
 /// Why an input was refused; the message is safe to show to the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -54,41 +54,6 @@ impl std::fmt::Debug for SecretHash {
     }
 }
 
-/// A browser session id: 43 alphanumeric characters (≈ 256 bits). Only its
-/// hash is stored; `Debug` never shows it.
-#[derive(Clone)]
-pub struct SessionToken(String);
-
-impl SessionToken {
-    pub const LENGTH: usize = 43;
-
-    pub fn generate() -> Self {
-        Self(random_alphanumeric(Self::LENGTH))
-    }
-
-    /// Shape check of a cookie value; `None` for anything that cannot be a
-    /// token, so garbage never reaches storage.
-    pub fn parse(text: &str) -> Option<Self> {
-        (text.len() == Self::LENGTH && text.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .then(|| Self(text.to_owned()))
-    }
-
-    pub fn hash(&self) -> SecretHash {
-        SecretHash::of(&self.0)
-    }
-
-    /// The raw value, for the `Set-Cookie` header only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionToken(<redacted>)")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,14 +65,5 @@ mod tests {
         assert_eq!(a.len(), 22);
         assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a, b);
-    }
-
-    #[test]
-    fn session_token_round_trip_and_redaction() {
-        let token = SessionToken::generate();
-        let parsed = SessionToken::parse(token.expose()).unwrap();
-        assert_eq!(parsed.hash().0, token.hash().0);
-        assert!(!format!("{token:?}").contains(token.expose()));
-        assert!(SessionToken::parse("short").is_none());
     }
 }

@@ -14,11 +14,11 @@ use async_trait::async_trait;
 
 pub use error::{AdminError, StoreError};
 pub use records::{
-    MerchantRecord, NewSession, PurgeCounts, RedeemOutcome, Redemption, RejectReason, StoredKey,
-    SyncOutcome, SyncRequest,
+    MerchantRecord, NewSession, PurgeCounts, RedeemOutcome, Redemption, RejectReason, SessionKey,
+    StoredKey, SyncOutcome, SyncRequest,
 };
 
-use payfac_domain::{Buyer, MerchantId, MerchantStatus, SecretHash};
+use payfac_domain::{Buyer, MerchantId, MerchantStatus};
 
 /// Everything payfac keeps. Every method is one atomic unit: it either
 /// happens completely or leaves no trace.
@@ -37,12 +37,12 @@ pub trait Store: Send + Sync + 'static {
     /// minute.
     async fn session_buyer(
         &self,
-        token: SecretHash,
+        session: SessionKey,
         now: i64,
         idle_secs: i64,
     ) -> Result<Option<Buyer>, StoreError>;
 
-    async fn end_session(&self, token: SecretHash) -> Result<(), StoreError>;
+    async fn end_session(&self, session: SessionKey) -> Result<(), StoreError>;
 
     /// Deletes expired nonces, codes and sessions, at most `batch` rows of
     /// each per call.

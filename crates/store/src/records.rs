@@ -1,6 +1,9 @@
 //! Values passed to and returned by the store.
 
-use payfac_domain::{Buyer, BuyerProfile, CodeId, MerchantId, MerchantStatus, Nonce, SecretHash};
+use payfac_domain::{
+    Buyer, BuyerProfile, CodeId, MerchantId, MerchantStatus, Nonce, SecretHash, SessionId,
+    SessionToken,
+};
 
 /// One verified merchant request, ready to persist.
 #[derive(Debug, Clone)]
@@ -24,11 +27,29 @@ pub enum SyncOutcome {
     NonceReused,
 }
 
-/// A new browser session, created by a successful redemption.
+/// A new browser session, created by a successful redemption. Storage
+/// assigns its id.
 #[derive(Debug, Clone)]
 pub struct NewSession {
-    pub token: SecretHash,
+    pub secret_hash: SecretHash,
     pub expires_at: i64,
+}
+
+/// A session as a browser presents it: the row id and the hash of the
+/// secret, both of which must match.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionKey {
+    pub id: SessionId,
+    pub secret_hash: SecretHash,
+}
+
+impl From<&SessionToken> for SessionKey {
+    fn from(token: &SessionToken) -> Self {
+        Self {
+            id: token.id(),
+            secret_hash: token.secret_hash(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -38,12 +59,12 @@ pub struct Redemption {
     pub now: i64,
     pub session: NewSession,
     /// The browser's previous session, ended when the code is good.
-    pub replaces: Option<SecretHash>,
+    pub replaces: Option<SessionKey>,
 }
 
 #[derive(Debug, Clone)]
 pub enum RedeemOutcome {
-    SignedIn(Buyer),
+    SignedIn { buyer: Buyer, session: SessionId },
     Rejected(RejectReason),
 }
 

@@ -5,8 +5,8 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use payfac_domain::{Buyer, SecretHash, SessionToken};
-use payfac_store::unix_now;
+use payfac_domain::{Buyer, SessionToken};
+use payfac_store::{SessionKey, unix_now};
 
 use crate::AppState;
 
@@ -60,7 +60,7 @@ impl FromRequestParts<AppState> for CurrentBuyer {
         let idle = state.config.session_idle_secs;
         match state
             .store
-            .session_buyer(token.hash(), unix_now(), idle)
+            .session_buyer(SessionKey::from(&token), unix_now(), idle)
             .await
         {
             Ok(buyer) => Ok(Self(buyer)),
@@ -74,12 +74,11 @@ impl FromRequestParts<AppState> for CurrentBuyer {
 
 /// `POST /logout`: ends the session on the server and clears the cookie.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(token) = presented_token(&headers) {
-        let hash: SecretHash = token.hash();
-        if let Err(error) = state.store.end_session(hash).await {
-            tracing::error!(%error, "ending a session failed");
-            return (StatusCode::SERVICE_UNAVAILABLE, "Please try again.").into_response();
-        }
+    if let Some(token) = presented_token(&headers)
+        && let Err(error) = state.store.end_session(SessionKey::from(&token)).await
+    {
+        tracing::error!(%error, "ending a session failed");
+        return (StatusCode::SERVICE_UNAVAILABLE, "Please try again.").into_response();
     }
     let mut response = Redirect::to("/").into_response();
     response.headers_mut().insert(

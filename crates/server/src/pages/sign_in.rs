@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use payfac_domain::{AuthorizationCode, SessionToken};
-use payfac_store::{NewSession, RedeemOutcome, Redemption, unix_now};
+use payfac_store::{NewSession, RedeemOutcome, Redemption, SessionKey, unix_now};
 
 use super::session::{presented_token, session_cookie};
 use crate::AppState;
@@ -67,7 +67,7 @@ async fn sign_in(
         return Ok(None);
     };
     let now = unix_now();
-    let token = SessionToken::generate();
+    let (secret, secret_hash) = SessionToken::new_secret();
     let max_age = state.config.session_max_secs;
     let outcome = state
         .store
@@ -76,18 +76,18 @@ async fn sign_in(
             code_hash: code.secret_hash(),
             now,
             session: NewSession {
-                token: token.hash(),
+                secret_hash,
                 expires_at: now + max_age,
             },
-            replaces: presented_token(headers).map(|previous| previous.hash()),
+            replaces: presented_token(headers).as_ref().map(SessionKey::from),
         })
         .await;
     match outcome {
-        Ok(RedeemOutcome::SignedIn(buyer)) => {
+        Ok(RedeemOutcome::SignedIn { buyer, session }) => {
             metrics::counter!("payfac_codes_redeemed_total").increment(1);
             tracing::info!(user_id = buyer.user_id, merchant = %buyer.merchant, "buyer signed in");
             Ok(Some(session_cookie(
-                &token,
+                &SessionToken::assemble(session, secret),
                 max_age,
                 state.config.insecure_cookies,
             )))

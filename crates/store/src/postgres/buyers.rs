@@ -9,7 +9,7 @@
 //! re-evaluates its condition on the updated row).
 
 use deadpool_postgres::Pool;
-use payfac_domain::{Buyer, CodeId};
+use payfac_domain::{Buyer, CodeId, SessionId};
 use tokio_postgres::Row;
 
 use super::connect::violates;
@@ -102,15 +102,15 @@ const REDEEM_CODE: &str = concat!(
         RETURNING user_id
     ), ended AS (
         DELETE FROM sessions
-        WHERE token_hash = $4::bytea AND EXISTS (SELECT 1 FROM consumed)
+        WHERE id = $4::bigint AND secret_hash = $5::bytea AND EXISTS (SELECT 1 FROM consumed)
     ), created AS (
-        INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at)
-        SELECT $5::bytea, user_id, $3::bigint, $3::bigint, $6::bigint FROM consumed
-        RETURNING user_id
+        INSERT INTO sessions (secret_hash, user_id, created_at, last_seen_at, expires_at)
+        SELECT $6::bytea, user_id, $3::bigint, $3::bigint, $7::bigint FROM consumed
+        RETURNING id, user_id
     )
     SELECT ",
     buyer_columns!(),
-    " FROM created JOIN buyers b ON b.user_id = created.user_id"
+    ", created.id FROM created JOIN buyers b ON b.user_id = created.user_id"
 );
 
 pub(super) async fn redeem_code(
@@ -120,7 +120,9 @@ pub(super) async fn redeem_code(
     let client = pool.get().await?;
     let statement = client.prepare_cached(REDEEM_CODE).await?;
     let hash = &redemption.code_hash.0[..];
-    let replaces = redemption.replaces.as_ref().map(|token| &token.0[..]);
+    let replaces = redemption.replaces.as_ref();
+    let replaces_id = replaces.map(|session| session.id.0);
+    let replaces_hash = replaces.map(|session| &session.secret_hash.0[..]);
     let row = client
         .query_opt(
             &statement,
@@ -128,14 +130,18 @@ pub(super) async fn redeem_code(
                 &redemption.code_id.0,
                 &hash,
                 &redemption.now,
-                &replaces,
-                &&redemption.session.token.0[..],
+                &replaces_id,
+                &replaces_hash,
+                &&redemption.session.secret_hash.0[..],
                 &redemption.session.expires_at,
             ],
         )
         .await?;
     if let Some(row) = row {
-        return Ok(RedeemOutcome::SignedIn(buyer_from_row(&row)?));
+        return Ok(RedeemOutcome::SignedIn {
+            buyer: buyer_from_row(&row)?,
+            session: SessionId(row.try_get(6)?),
+        });
     }
     // The failure path may take a second look, to say why (for metrics).
     let statement = client

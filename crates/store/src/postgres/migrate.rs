@@ -12,7 +12,10 @@ use deadpool_postgres::Client;
 use crate::StoreError;
 
 /// Schema migrations, applied in order; the index + 1 is the version.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("migrations/002_session_ids.sql"),
+];
 
 /// Advisory lock key of the migrator ("payfac" in ASCII). Advisory locks
 /// are per database, so two databases on one server never wait on each

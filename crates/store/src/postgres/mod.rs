@@ -22,11 +22,11 @@ mod sessions;
 
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
-use payfac_domain::{Buyer, MerchantId, MerchantStatus, SecretHash};
+use payfac_domain::{Buyer, MerchantId, MerchantStatus};
 
 use crate::{
-    AdminError, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption, Store, StoreError,
-    StoredKey, SyncOutcome, SyncRequest,
+    AdminError, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption, SessionKey, Store,
+    StoreError, StoredKey, SyncOutcome, SyncRequest,
 };
 
 pub use connect::{CONNECT_TIMEOUT, POOL_SIZE, WAIT_TIMEOUT};
@@ -59,15 +59,15 @@ impl Store for PostgresStore {
 
     async fn session_buyer(
         &self,
-        token: SecretHash,
+        session: SessionKey,
         now: i64,
         idle_secs: i64,
     ) -> Result<Option<Buyer>, StoreError> {
-        sessions::session_buyer(&self.pool, &token, now, idle_secs).await
+        sessions::session_buyer(&self.pool, &session, now, idle_secs).await
     }
 
-    async fn end_session(&self, token: SecretHash) -> Result<(), StoreError> {
-        sessions::end_session(&self.pool, &token).await
+    async fn end_session(&self, session: SessionKey) -> Result<(), StoreError> {
+        sessions::end_session(&self.pool, &session).await
     }
 
     async fn purge_expired(&self, now: i64, batch: i64) -> Result<PurgeCounts, StoreError> {

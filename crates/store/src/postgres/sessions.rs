@@ -2,10 +2,10 @@
 //! background cleanup, one statement (one round trip) each.
 
 use deadpool_postgres::Pool;
-use payfac_domain::{Buyer, SecretHash};
+use payfac_domain::Buyer;
 
 use super::buyers::buyer_from_row;
-use crate::{PurgeCounts, StoreError};
+use crate::{PurgeCounts, SessionKey, StoreError};
 
 /// A session's idle timer is refreshed at most this often, so most page
 /// views write nothing.
@@ -16,13 +16,13 @@ const TOUCH_INTERVAL_SECS: i64 = 60;
 const SESSION_BUYER: &str = concat!(
     "WITH live AS (
         SELECT user_id FROM sessions
-        WHERE token_hash = $1::bytea AND expires_at > $2::bigint
-          AND last_seen_at > $2::bigint - $3::bigint
+        WHERE id = $1::bigint AND secret_hash = $2::bytea AND expires_at > $3::bigint
+          AND last_seen_at > $3::bigint - $4::bigint
     ), touched AS (
-        UPDATE sessions SET last_seen_at = $2::bigint
-        WHERE token_hash = $1::bytea AND expires_at > $2::bigint
-          AND last_seen_at > $2::bigint - $3::bigint
-          AND last_seen_at <= $2::bigint - $4::bigint
+        UPDATE sessions SET last_seen_at = $3::bigint
+        WHERE id = $1::bigint AND secret_hash = $2::bytea AND expires_at > $3::bigint
+          AND last_seen_at > $3::bigint - $4::bigint
+          AND last_seen_at <= $3::bigint - $5::bigint
     )
     SELECT ",
     buyer_columns!(),
@@ -31,7 +31,7 @@ const SESSION_BUYER: &str = concat!(
 
 pub(super) async fn session_buyer(
     pool: &Pool,
-    token: &SecretHash,
+    session: &SessionKey,
     now: i64,
     idle_secs: i64,
 ) -> Result<Option<Buyer>, StoreError> {
@@ -40,18 +40,26 @@ pub(super) async fn session_buyer(
     let row = client
         .query_opt(
             &statement,
-            &[&&token.0[..], &now, &idle_secs, &TOUCH_INTERVAL_SECS],
+            &[
+                &session.id.0,
+                &&session.secret_hash.0[..],
+                &now,
+                &idle_secs,
+                &TOUCH_INTERVAL_SECS,
+            ],
         )
         .await?;
     Ok(row.as_ref().map(buyer_from_row).transpose()?)
 }
 
-pub(super) async fn end_session(pool: &Pool, token: &SecretHash) -> Result<(), StoreError> {
+pub(super) async fn end_session(pool: &Pool, session: &SessionKey) -> Result<(), StoreError> {
     let client = pool.get().await?;
     let statement = client
-        .prepare_cached("DELETE FROM sessions WHERE token_hash = $1")
+        .prepare_cached("DELETE FROM sessions WHERE id = $1 AND secret_hash = $2")
         .await?;
-    client.execute(&statement, &[&&token.0[..]]).await?;
+    client
+        .execute(&statement, &[&session.id.0, &&session.secret_hash.0[..]])
+        .await?;
     Ok(())
 }
 
@@ -70,8 +78,8 @@ WITH n AS (
         LIMIT $2::bigint FOR UPDATE SKIP LOCKED)
     RETURNING used_at IS NULL AS unused
 ), s AS (
-    DELETE FROM sessions WHERE token_hash IN (
-        SELECT token_hash FROM sessions WHERE expires_at < $1::bigint
+    DELETE FROM sessions WHERE id IN (
+        SELECT id FROM sessions WHERE expires_at < $1::bigint
         LIMIT $2::bigint FOR UPDATE SKIP LOCKED)
     RETURNING 1
 )

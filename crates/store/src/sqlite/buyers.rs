@@ -1,10 +1,12 @@
 //! Buyers, nonces, codes and sessions: the request-path statements.
 
-use payfac_domain::{Buyer, SecretHash};
+use payfac_domain::{Buyer, SessionId};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
+use super::nonces::LiveNonces;
 use crate::{
-    PurgeCounts, RedeemOutcome, Redemption, RejectReason, StoreError, SyncOutcome, SyncRequest,
+    PurgeCounts, RedeemOutcome, Redemption, RejectReason, SessionKey, StoreError, SyncOutcome,
+    SyncRequest,
 };
 
 /// A session's idle timer is refreshed at most this often, so page views
@@ -16,22 +18,11 @@ const USER_ID_ATTEMPTS: usize = 3;
 
 pub(super) fn sync_user(
     connection: &Connection,
+    nonces: &mut LiveNonces,
     request: &SyncRequest,
 ) -> Result<SyncOutcome, StoreError> {
-    // A nonce row whose window is over may be taken again; a live one may not.
-    let recorded = connection
-        .prepare_cached(
-            "INSERT INTO nonces (merchant_id, nonce, expires_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = excluded.expires_at
-             WHERE nonces.expires_at < ?4",
-        )?
-        .execute(params![
-            request.merchant.as_str(),
-            request.nonce.as_str(),
-            request.nonce_expires_at,
-            request.now
-        ])?;
-    if recorded == 0 {
+    let (merchant, nonce) = (request.merchant.as_str(), request.nonce.as_str());
+    if nonces.is_live(connection, merchant, nonce, request.now)? {
         return Ok(SyncOutcome::NonceReused);
     }
     let user_id = upsert_buyer(connection, request)?;
@@ -44,6 +35,7 @@ pub(super) fn sync_user(
             params![&request.code_hash.0[..], user_id, request.code_expires_at],
             |row| row.get(0),
         )?;
+    nonces.record(connection, merchant, nonce, request.nonce_expires_at)?;
     Ok(SyncOutcome::Issued {
         user_id,
         code_id: payfac_domain::CodeId(code_id),
@@ -114,23 +106,30 @@ pub(super) fn redeem_code(
     if let Some(previous) = &redemption.replaces {
         end_session(connection, previous)?;
     }
-    connection
+    let session: i64 = connection
         .prepare_cached(
-            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at)
-             VALUES (?1, ?2, ?3, ?3, ?4)",
+            "INSERT INTO sessions (secret_hash, user_id, created_at, last_seen_at, expires_at)
+             VALUES (?1, ?2, ?3, ?3, ?4)
+             RETURNING id",
         )?
-        .execute(params![
-            &redemption.session.token.0[..],
-            user_id,
-            now,
-            redemption.session.expires_at
-        ])?;
+        .query_row(
+            params![
+                &redemption.session.secret_hash.0[..],
+                user_id,
+                now,
+                redemption.session.expires_at
+            ],
+            |row| row.get(0),
+        )?;
     let buyer = connection
         .prepare_cached(&format!(
             "{BUYER_COLUMNS} FROM buyers b WHERE b.user_id = ?1"
         ))?
         .query_row([user_id], buyer_from_row)?;
-    Ok(RedeemOutcome::SignedIn(buyer))
+    Ok(RedeemOutcome::SignedIn {
+        buyer,
+        session: SessionId(session),
+    })
 }
 
 fn why_rejected(
@@ -168,7 +167,7 @@ fn buyer_from_row(row: &rusqlite::Row<'_>) -> Result<Buyer, rusqlite::Error> {
 /// The buyer and the session's last-seen time, for a live session.
 pub(super) fn session_buyer(
     connection: &Connection,
-    token: &SecretHash,
+    session: &SessionKey,
     now: i64,
     idle_secs: i64,
 ) -> Result<Option<(Buyer, i64)>, rusqlite::Error> {
@@ -176,11 +175,13 @@ pub(super) fn session_buyer(
         .prepare_cached(&format!(
             "{BUYER_COLUMNS}, s.last_seen_at FROM sessions s
              JOIN buyers b ON b.user_id = s.user_id
-             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND s.last_seen_at > ?2 - ?3"
+             WHERE s.id = ?1 AND s.secret_hash = ?2
+               AND s.expires_at > ?3 AND s.last_seen_at > ?3 - ?4"
         ))?
-        .query_row(params![&token.0[..], now, idle_secs], |row| {
-            Ok((buyer_from_row(row)?, row.get(6)?))
-        })
+        .query_row(
+            params![session.id.0, &session.secret_hash.0[..], now, idle_secs],
+            |row| Ok((buyer_from_row(row)?, row.get(6)?)),
+        )
         .optional()
 }
 
@@ -190,31 +191,33 @@ pub(super) fn needs_touch(last_seen_at: i64, now: i64) -> bool {
 
 pub(super) fn touch_session(
     connection: &Connection,
-    token: &SecretHash,
+    session: &SessionKey,
     now: i64,
 ) -> Result<(), StoreError> {
     connection
-        .prepare_cached("UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1")?
-        .execute(params![&token.0[..], now])?;
+        .prepare_cached("UPDATE sessions SET last_seen_at = ?3 WHERE id = ?1 AND secret_hash = ?2")?
+        .execute(params![session.id.0, &session.secret_hash.0[..], now])?;
     Ok(())
 }
 
-pub(super) fn end_session(connection: &Connection, token: &SecretHash) -> Result<(), StoreError> {
+pub(super) fn end_session(connection: &Connection, session: &SessionKey) -> Result<(), StoreError> {
     connection
-        .prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?
-        .execute([&token.0[..]])?;
+        .prepare_cached("DELETE FROM sessions WHERE id = ?1 AND secret_hash = ?2")?
+        .execute(params![session.id.0, &session.secret_hash.0[..]])?;
     Ok(())
 }
 
 pub(super) fn purge_expired(
     connection: &Connection,
+    live_nonces: &mut LiveNonces,
     now: i64,
     batch: i64,
 ) -> Result<PurgeCounts, StoreError> {
+    live_nonces.forget_expired(now);
     let nonces = connection
         .prepare_cached(
-            "DELETE FROM nonces WHERE (merchant_id, nonce) IN
-             (SELECT merchant_id, nonce FROM nonces WHERE expires_at < ?1 LIMIT ?2)",
+            "DELETE FROM nonces WHERE id IN
+             (SELECT id FROM nonces WHERE expires_at < ?1 LIMIT ?2)",
         )?
         .execute(params![now, batch])?;
     let mut codes = 0;
@@ -233,8 +236,8 @@ pub(super) fn purge_expired(
     }
     let sessions = connection
         .prepare_cached(
-            "DELETE FROM sessions WHERE token_hash IN
-             (SELECT token_hash FROM sessions WHERE expires_at < ?1 LIMIT ?2)",
+            "DELETE FROM sessions WHERE id IN
+             (SELECT id FROM sessions WHERE expires_at < ?1 LIMIT ?2)",
         )?
         .execute(params![now, batch])?;
     Ok(PurgeCounts {

@@ -3,24 +3,29 @@
 
 mod admin;
 mod buyers;
+mod nonces;
 mod readers;
 mod writer;
 
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use payfac_domain::{Buyer, MerchantId, MerchantStatus, SecretHash};
+use payfac_domain::{Buyer, MerchantId, MerchantStatus};
 use rusqlite::Connection;
 
 use crate::{
-    AdminError, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption, Store, StoreError,
-    StoredKey, SyncOutcome, SyncRequest,
+    AdminError, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption, SessionKey, Store,
+    StoreError, StoredKey, SyncOutcome, SyncRequest,
 };
 use readers::Readers;
 use writer::Writer;
 
 /// Schema migrations, applied in order; the index + 1 is the version.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("migrations/002_nonce_log.sql"),
+    include_str!("migrations/003_session_ids.sql"),
+];
 
 pub struct SqliteStore {
     writer: Writer,
@@ -128,7 +133,9 @@ fn migrate(connection: &Connection) -> Result<(), StoreError> {
 impl Store for SqliteStore {
     async fn sync_user(&self, request: SyncRequest) -> Result<SyncOutcome, StoreError> {
         self.writer
-            .write(move |connection| buyers::sync_user(connection, &request))
+            .write_with_nonces(move |connection, nonces| {
+                buyers::sync_user(connection, nonces, &request)
+            })
             .await
     }
 
@@ -140,34 +147,36 @@ impl Store for SqliteStore {
 
     async fn session_buyer(
         &self,
-        token: SecretHash,
+        session: SessionKey,
         now: i64,
         idle_secs: i64,
     ) -> Result<Option<Buyer>, StoreError> {
         let found = self
             .readers
-            .read(move |connection| buyers::session_buyer(connection, &token, now, idle_secs))
+            .read(move |connection| buyers::session_buyer(connection, &session, now, idle_secs))
             .await?;
         let Some((buyer, last_seen_at)) = found else {
             return Ok(None);
         };
         if buyers::needs_touch(last_seen_at, now) {
             self.writer
-                .write(move |connection| buyers::touch_session(connection, &token, now))
+                .write(move |connection| buyers::touch_session(connection, &session, now))
                 .await?;
         }
         Ok(Some(buyer))
     }
 
-    async fn end_session(&self, token: SecretHash) -> Result<(), StoreError> {
+    async fn end_session(&self, session: SessionKey) -> Result<(), StoreError> {
         self.writer
-            .write(move |connection| buyers::end_session(connection, &token))
+            .write(move |connection| buyers::end_session(connection, &session))
             .await
     }
 
     async fn purge_expired(&self, now: i64, batch: i64) -> Result<PurgeCounts, StoreError> {
         self.writer
-            .write(move |connection| buyers::purge_expired(connection, now, batch))
+            .write_with_nonces(move |connection, nonces| {
+                buyers::purge_expired(connection, nonces, now, batch)
+            })
             .await
     }
 
@@ -211,5 +220,50 @@ impl Store for SqliteStore {
         self.writer
             .write(move |connection| admin::set_status(connection, &id, status))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use payfac_domain::{Nonce, SecretHash};
+
+    /// A database of schema version 1 keeps its live nonces through the
+    /// move to the nonce log: a replay after the upgrade is still refused.
+    #[tokio::test]
+    async fn upgrade_keeps_live_nonces() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("v1.db");
+        let connection = Connection::open(&path).unwrap();
+        connection.execute_batch(MIGRATIONS[0]).unwrap();
+        connection.pragma_update(None, "user_version", 1).unwrap();
+        connection
+            .execute_batch(
+                "INSERT INTO nonces VALUES ('M1', 'abcdef', 2000000000);
+                 INSERT INTO nonces VALUES ('M1', 'expired', 1000);",
+            )
+            .unwrap();
+        drop(connection);
+
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        let request = |nonce: &str| SyncRequest {
+            merchant: MerchantId::parse("M1").unwrap(),
+            nonce: Nonce::parse(nonce).unwrap(),
+            nonce_expires_at: 2_000_000_000,
+            profile: payfac_domain::BuyerProfile {
+                merchant_user_no: payfac_domain::MerchantUserNo::parse("U1").unwrap(),
+                email: payfac_domain::Email::parse("buyer@example.com").unwrap(),
+                first_name: None,
+                last_name: None,
+            },
+            new_user_id: crate::new_user_id(),
+            code_hash: SecretHash::of("secret"),
+            code_expires_at: 2_000_000_000,
+            now: 1_900_000_000,
+        };
+        let replay = store.sync_user(request("abcdef")).await.unwrap();
+        assert_eq!(replay, SyncOutcome::NonceReused);
+        let reused = store.sync_user(request("expired")).await.unwrap();
+        assert!(matches!(reused, SyncOutcome::Issued { .. }), "{reused:?}");
     }
 }

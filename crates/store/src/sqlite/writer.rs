@@ -6,10 +6,14 @@
 //! savepoint, so one job's failure rolls back only that job — commits once,
 //! and only then answers each job. An answer is never sent for work that
 //! is not durable.
+//!
+//! The thread also owns what only the writer may change, `LiveNonces`,
+//! and keeps it in step with what each transaction commits.
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::nonces::LiveNonces;
 use crate::StoreError;
 
 /// At most this many jobs share one transaction.
@@ -18,7 +22,7 @@ const MAX_BATCH: usize = 512;
 type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 /// A job runs against the connection inside the batch transaction, or gets
 /// `None` when the transaction could not begin.
-type Job = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
+type Job = Box<dyn FnOnce(Option<(&Connection, &mut LiveNonces)>) -> Reply + Send>;
 
 #[derive(Clone)]
 pub(crate) struct Writer {
@@ -45,10 +49,23 @@ impl Writer {
         T: Send + 'static,
         E: From<rusqlite::Error> + From<StoreError> + Send + 'static,
     {
+        self.write_with_nonces(move |connection, _| work(connection))
+            .await
+    }
+
+    /// `write` for work that also checks or records nonces.
+    pub(crate) async fn write_with_nonces<T, E>(
+        &self,
+        work: impl FnOnce(&Connection, &mut LiveNonces) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<rusqlite::Error> + From<StoreError> + Send + 'static,
+    {
         let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(move |connection| {
-            let result = match connection {
-                Some(connection) => in_savepoint(connection, work),
+        let job: Job = Box::new(move |transaction| {
+            let result = match transaction {
+                Some((connection, nonces)) => in_savepoint(connection, nonces, work),
                 None => Err(StoreError::Unavailable("could not begin a transaction".into()).into()),
             };
             Box::new(move |committed: Result<(), StoreError>| {
@@ -66,7 +83,8 @@ impl Writer {
 
 fn in_savepoint<T, E>(
     connection: &Connection,
-    work: impl FnOnce(&Connection) -> Result<T, E>,
+    nonces: &mut LiveNonces,
+    work: impl FnOnce(&Connection, &mut LiveNonces) -> Result<T, E>,
 ) -> Result<T, E>
 where
     E: From<rusqlite::Error>,
@@ -74,20 +92,21 @@ where
     // Cached statements: the savepoint pair runs for every job, and parsing
     // it each time showed up in the writer's profile.
     connection.prepare_cached("SAVEPOINT job")?.execute([])?;
-    match work(connection) {
-        Ok(value) => {
-            connection.prepare_cached("RELEASE job")?.execute([])?;
-            Ok(value)
-        }
-        Err(error) => {
-            connection.prepare_cached("ROLLBACK TO job")?.execute([])?;
-            connection.prepare_cached("RELEASE job")?.execute([])?;
-            Err(error)
-        }
+    let mark = nonces.mark();
+    let result = work(connection, nonces).and_then(|value| {
+        connection.prepare_cached("RELEASE job")?.execute([])?;
+        Ok(value)
+    });
+    if result.is_err() {
+        nonces.undo_to(mark);
+        connection.prepare_cached("ROLLBACK TO job")?.execute([])?;
+        connection.prepare_cached("RELEASE job")?.execute([])?;
     }
+    result
 }
 
 fn run(connection: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
+    let mut nonces = LiveNonces::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
@@ -104,7 +123,7 @@ fn run(connection: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
         let in_transaction = || began && !connection.is_autocommit();
         let replies: Vec<Reply> = batch
             .drain(..)
-            .map(|job| job(in_transaction().then_some(&connection)))
+            .map(|job| job(in_transaction().then_some((&connection, &mut nonces))))
             .collect();
         let committed = if in_transaction() {
             connection.execute_batch("COMMIT").map_err(|error| {
@@ -116,6 +135,7 @@ fn run(connection: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
                 "could not begin a transaction".into(),
             ))
         };
+        nonces.finish(committed.is_ok());
         for reply in replies {
             reply(committed.clone());
         }

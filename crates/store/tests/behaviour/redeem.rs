@@ -11,7 +11,9 @@ use crate::common::*;
 fn rejected(outcome: RedeemOutcome) -> RejectReason {
     match outcome {
         RedeemOutcome::Rejected(reason) => reason,
-        RedeemOutcome::SignedIn(buyer) => panic!("expected Rejected, signed in {}", buyer.user_id),
+        RedeemOutcome::SignedIn { buyer, .. } => {
+            panic!("expected Rejected, signed in {}", buyer.user_id)
+        }
     }
 }
 
@@ -71,7 +73,7 @@ backend_tests! {
         let mut signed = 0;
         for task in tasks {
             match task.await.unwrap().unwrap() {
-                RedeemOutcome::SignedIn(_) => signed += 1,
+                RedeemOutcome::SignedIn { .. } => signed += 1,
                 RedeemOutcome::Rejected(reason) => assert_eq!(reason, RejectReason::Used),
             }
         }
@@ -84,8 +86,7 @@ backend_tests! {
         let first = sync("M1", "U1");
         let (_, code_id) = issued(t.store.sync_user(first.clone()).await.unwrap());
         let old = redeem(code_id, first.code_hash, NOW);
-        signed_in(t.store.redeem_code(old.clone()).await.unwrap());
-        let old_token = old.session.token;
+        let old_token = session_of(t.store.redeem_code(old.clone()).await.unwrap(), &old);
 
         // An unusable code signs nobody in and keeps the session.
         let mut bad = redeem(code_id, first.code_hash, NOW);
@@ -97,9 +98,9 @@ backend_tests! {
         let (user_id, code_id) = issued(t.store.sync_user(second.clone()).await.unwrap());
         let mut new = redeem(code_id, second.code_hash, NOW);
         new.replaces = Some(old_token);
-        signed_in(t.store.redeem_code(new.clone()).await.unwrap());
+        let new_token = session_of(t.store.redeem_code(new.clone()).await.unwrap(), &new);
         assert!(t.store.session_buyer(old_token, NOW, 3_600).await.unwrap().is_none());
-        let buyer = t.store.session_buyer(new.session.token, NOW, 3_600).await.unwrap();
+        let buyer = t.store.session_buyer(new_token, NOW, 3_600).await.unwrap();
         assert_eq!(buyer.map(|b| b.user_id), Some(user_id));
         assert_eq!(t.count("sessions").await, 1);
     }

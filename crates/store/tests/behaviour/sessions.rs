@@ -1,23 +1,26 @@
 //! `session_buyer` and `end_session`: idle and absolute expiry, and an
 //! idle timer refreshed at most once a minute.
 
-use payfac_domain::SecretHash;
+use payfac_domain::{SecretHash, SessionId};
+use payfac_store::SessionKey;
 
 use crate::common::*;
 
 const IDLE: i64 = 100;
 
 /// A signed-in session created at `NOW`, expiring absolutely at `NOW + 1_000`.
-async fn session(t: &TestStore, user_no: &str) -> SecretHash {
+async fn session(t: &TestStore, user_no: &str) -> SessionKey {
     let request = sync("M1", user_no);
     let (_, code_id) = issued(t.store.sync_user(request.clone()).await.unwrap());
     let mut redemption = redeem(code_id, request.code_hash, NOW);
     redemption.session.expires_at = NOW + 1_000;
-    signed_in(t.store.redeem_code(redemption.clone()).await.unwrap());
-    redemption.session.token
+    session_of(
+        t.store.redeem_code(redemption.clone()).await.unwrap(),
+        &redemption,
+    )
 }
 
-async fn live(t: &TestStore, token: SecretHash, now: i64) -> bool {
+async fn live(t: &TestStore, token: SessionKey, now: i64) -> bool {
     t.store
         .session_buyer(token, now, IDLE)
         .await
@@ -68,7 +71,18 @@ backend_tests! {
         assert!(!live(t, token, NOW + 1).await);
         assert!(live(t, other, NOW + 1).await);
         t.store.end_session(token).await.unwrap();
-        t.store.end_session(SecretHash::of("never issued")).await.unwrap();
+        let never_issued = SessionKey { id: SessionId(1 << 40), secret_hash: SecretHash::of("x") };
+        t.store.end_session(never_issued).await.unwrap();
         assert_eq!(t.count("sessions").await, 1);
+    }
+
+    /// A session id with any other secret is nobody's session, and cannot
+    /// end the real one either.
+    async fn session_id_needs_its_secret(t: &TestStore) {
+        let token = session(t, "U1").await;
+        let guessed = SessionKey { secret_hash: SecretHash::of("guessed"), ..token };
+        assert!(!live(t, guessed, NOW + 1).await);
+        t.store.end_session(guessed).await.unwrap();
+        assert!(live(t, token, NOW + 1).await);
     }
 }

@@ -98,7 +98,6 @@ backend_tests! {
         after.nonce_expires_at = after.now + WINDOW;
         after.code_expires_at = after.now + WINDOW;
         issued(t.store.sync_user(after.clone()).await.unwrap());
-        assert_eq!(t.count("nonces").await, 1);
         // The reused nonce is live again, with its new window.
         let mut replay = again(&after);
         replay.nonce = after.nonce.clone();

@@ -6,7 +6,8 @@ use payfac_domain::{
     random_alphanumeric,
 };
 use payfac_store::{
-    NewSession, RedeemOutcome, Redemption, StoredKey, SyncOutcome, SyncRequest, new_user_id,
+    NewSession, RedeemOutcome, Redemption, SessionKey, StoredKey, SyncOutcome, SyncRequest,
+    new_user_id,
 };
 
 /// The tests' clock: a fixed instant, so expiry boundaries are exact.
@@ -81,7 +82,7 @@ pub fn redeem(code_id: CodeId, code_hash: SecretHash, now: i64) -> Redemption {
         code_hash,
         now,
         session: NewSession {
-            token: SecretHash::of(&random_alphanumeric(43)),
+            secret_hash: SecretHash::of(&random_alphanumeric(33)),
             expires_at: now + 3_600,
         },
         replaces: None,
@@ -91,7 +92,19 @@ pub fn redeem(code_id: CodeId, code_hash: SecretHash, now: i64) -> Redemption {
 /// The buyer of a `SignedIn` outcome.
 pub fn signed_in(outcome: RedeemOutcome) -> payfac_domain::Buyer {
     match outcome {
-        RedeemOutcome::SignedIn(buyer) => buyer,
+        RedeemOutcome::SignedIn { buyer, .. } => buyer,
+        RedeemOutcome::Rejected(reason) => panic!("expected SignedIn, got {reason:?}"),
+    }
+}
+
+/// The key a browser signed in by `redemption` presents: the id storage
+/// gave the session and the hash of the secret it was created with.
+pub fn session_of(outcome: RedeemOutcome, redemption: &Redemption) -> SessionKey {
+    match outcome {
+        RedeemOutcome::SignedIn { session, .. } => SessionKey {
+            id: session,
+            secret_hash: redemption.session.secret_hash,
+        },
         RedeemOutcome::Rejected(reason) => panic!("expected SignedIn, got {reason:?}"),
     }
 }

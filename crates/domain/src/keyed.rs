@@ -1,0 +1,63 @@
+//! The text form shared by authorization codes and session tokens: a
+//! 10-character lookup id (the storage row id, base62, fixed width)
+//! followed by a secret of `[A-Za-z0-9]` from the CSPRNG.
+//!
+//! Sequential row ids keep the tables' inserts append-only (a random key
+//! costs a random B-tree page per insert, see docs/PERFORMANCE.md); the
+//! secret is what makes the credential unguessable, and storage keeps only
+//! its SHA-256.
+
+use crate::secret::{alphabet_char, alphabet_index};
+
+pub(crate) const ID_LENGTH: usize = 10;
+
+/// The id in its fixed-width base62 form. Ids are `0 ..= 62^10 - 1`.
+pub(crate) fn encode_id(id: i64) -> String {
+    let mut digits = [0u64; ID_LENGTH];
+    let mut rest = id as u64;
+    for slot in digits.iter_mut().rev() {
+        *slot = rest % 62;
+        rest /= 62;
+    }
+    digits.iter().map(|&d| alphabet_char(d)).collect()
+}
+
+/// Splits `text` into its id and secret; `None` unless it is exactly
+/// `ID_LENGTH + secret_length` characters of `[A-Za-z0-9]`.
+pub(crate) fn split(text: &str, secret_length: usize) -> Option<(i64, &str)> {
+    if text.len() != ID_LENGTH + secret_length {
+        return None;
+    }
+    let (id_part, secret) = text.split_at_checked(ID_LENGTH)?;
+    let mut id: u64 = 0;
+    for byte in id_part.bytes() {
+        id = id * 62 + alphabet_index(byte)?;
+    }
+    secret
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric())
+        .then_some((id as i64, secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_at_fixed_width() {
+        for id in [0, 1, 61, 62, 123_456_789, 839_299_365_868_340_223] {
+            let text = format!("{}{}", encode_id(id), "s".repeat(5));
+            assert_eq!(text.len(), ID_LENGTH + 5);
+            assert_eq!(split(&text, 5), Some((id, "sssss")));
+        }
+    }
+
+    #[test]
+    fn refuses_wrong_shapes() {
+        assert_eq!(split("", 5), None);
+        assert_eq!(split(&"a".repeat(14), 5), None);
+        assert_eq!(split(&"a".repeat(16), 5), None);
+        assert_eq!(split(&format!("{}-", "a".repeat(14)), 5), None);
+        assert_eq!(split(&format!("{}é", "a".repeat(13)), 5), None);
+    }
+}
