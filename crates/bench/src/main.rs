@@ -153,6 +153,11 @@ pub struct Args {
 /// pre-signing and every phase.
 const LONG_WINDOW_SECS: i64 = 3600;
 
+/// The allocator of the `payfac` binary (crates/cli/src/main.rs): the
+/// server runs in this process, so this choice is part of what is measured.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     match run(args) {
