@@ -80,6 +80,12 @@ describe('API playground page', () => {
   let page;
   let watch;
 
+  // Forgets the previous answer's code before a Send, so that waiting for
+  // a code waits for this answer, not the one already on the page.
+  const clearResult = () => page.evaluate(() => {
+    document.querySelector('#result-code').textContent = '';
+  });
+
   before(async () => {
     site = await startStaticServer({ api: mockApi });
     browser = await launchBrowser();
@@ -237,6 +243,7 @@ describe('API playground page', () => {
     await page.fill('#query', '');
     await page.fill('#merchant', 'MOCKDIFF');
     assert.ok(await page.locator('#stale-warning').isVisible(), 'warns that the signature is stale');
+    await clearResult();
     await page.click('#send');
     await page.waitForFunction(() => document.querySelector('#result-code').textContent === '10003');
     const reason = await page.textContent('#reason');
@@ -258,6 +265,7 @@ describe('API playground page', () => {
     await page.click('#generate-key'); // a fresh pair the mock does not know
     await page.waitForFunction(() => document.querySelector('#keygen-status').textContent.startsWith('Done'), null, { timeout: 30_000 });
     await page.click('#sign');
+    await clearResult();
     await page.click('#send');
     await page.waitForFunction(() => document.querySelector('#result-code').textContent === '10003');
     assert.match(await page.textContent('#reason'), /no_key_matched/);
@@ -268,12 +276,14 @@ describe('API playground page', () => {
 
   test('clock skew and unknown merchant are explained', async () => {
     await page.fill('#merchant', 'MOCKSKEW');
+    await clearResult();
     await page.click('#send');
     await page.waitForFunction(() => document.querySelector('#result-code').textContent === '10003');
     assert.match(await page.textContent('#reason'), /clock_skew/);
     assert.match(await page.textContent('#clock-verdict'), /behind the server/);
 
     await page.fill('#merchant', 'NOSUCH');
+    await clearResult();
     await page.click('#send');
     await page.waitForFunction(() => document.querySelector('#result-code').textContent === '10001');
     assert.match(await page.textContent('#explanation-text'), /merchant ID/);
