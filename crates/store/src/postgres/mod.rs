@@ -3,9 +3,9 @@
 //! Exactly-once rests on the database's own primitives — unique keys,
 //! `ON CONFLICT`, row locks taken by `UPDATE` — not on any lock held in a
 //! process, so it holds across instances. Each request-path method is one
-//! statement (data-modifying CTEs) run as its own implicit transaction:
-//! with the statement prepared once per connection, that is one round trip
-//! per request, and a statement that fails leaves nothing behind.
+//! statement (data-modifying CTEs) run as its own implicit transaction, and
+//! a statement that fails leaves nothing behind. Merchant calls waiting at
+//! the same moment share one such statement (`sync_batch`).
 
 /// The columns `buyer_from_row` reads, as a literal for `concat!`.
 macro_rules! buyer_columns {
@@ -19,6 +19,7 @@ mod buyers;
 mod connect;
 mod migrate;
 mod sessions;
+mod sync_batch;
 
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
@@ -33,6 +34,7 @@ pub use connect::{CONNECT_TIMEOUT, POOL_SIZE, WAIT_TIMEOUT};
 
 pub struct PostgresStore {
     pool: Pool,
+    syncs: sync_batch::SyncBatcher,
 }
 
 impl PostgresStore {
@@ -43,14 +45,17 @@ impl PostgresStore {
         let mut client = pool.get().await?;
         migrate::migrate(&mut client).await?;
         drop(client);
-        Ok(Self { pool })
+        Ok(Self {
+            syncs: sync_batch::SyncBatcher::start(pool.clone()),
+            pool,
+        })
     }
 }
 
 #[async_trait]
 impl Store for PostgresStore {
     async fn sync_user(&self, request: SyncRequest) -> Result<SyncOutcome, StoreError> {
-        buyers::sync_user(&self.pool, &request).await
+        self.syncs.sync_user(request).await
     }
 
     async fn redeem_code(&self, redemption: Redemption) -> Result<RedeemOutcome, StoreError> {

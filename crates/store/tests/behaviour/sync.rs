@@ -123,6 +123,79 @@ backend_tests! {
         assert_eq!(ids.len(), 1);
         assert_eq!(t.counts().await, [10, 1, 10, 0]);
     }
+
+    /// Many calls at once for different buyers, each nonce sent twice (by
+    /// two different buyers' calls): of each pair exactly one is issued,
+    /// with its own buyer's id and a code that signs in that buyer.
+    async fn concurrent_calls_each_get_their_own_answer(t: &TestStore) {
+        pairs_of_calls_sharing_nonces(t, false).await;
+    }
+
+    /// The same with the calls spread over two instances, whose batches
+    /// can lock the same rows in different orders.
+    async fn concurrent_calls_at_two_instances_each_get_their_own_answer(t: &TestStore) {
+        pairs_of_calls_sharing_nonces(t, true).await;
+    }
+}
+
+async fn pairs_of_calls_sharing_nonces(t: &TestStore, two_instances: bool) {
+    let other = if two_instances {
+        t.another_instance().await
+    } else {
+        Arc::clone(&t.store)
+    };
+    let calls: Vec<_> = (0..40)
+        .flat_map(|i| {
+            let first = sync("M1", &format!("A{i}"));
+            let second = with_nonce(sync("M1", &format!("B{i}")), first.nonce.as_str());
+            [first, second]
+        })
+        .collect();
+    let barrier = Arc::new(Barrier::new(calls.len()));
+    let tasks: Vec<_> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, call)| {
+            let store = if i % 2 == 0 {
+                Arc::clone(&t.store)
+            } else {
+                Arc::clone(&other)
+            };
+            let (barrier, call) = (Arc::clone(&barrier), call.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.sync_user(call).await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("sync task").expect("sync_user"));
+    }
+    let mut user_ids = HashSet::new();
+    for (pair, answers) in calls.chunks(2).zip(outcomes.chunks(2)) {
+        let winners: Vec<_> = pair
+            .iter()
+            .zip(answers)
+            .filter(|(_, outcome)| **outcome != SyncOutcome::NonceReused)
+            .collect();
+        assert_eq!(winners.len(), 1, "{answers:?}");
+        let (call, outcome) = winners[0];
+        let user_no = call.profile.merchant_user_no.as_str();
+        let (user_id, code_id) = issued(outcome.clone());
+        assert!(user_ids.insert(user_id), "{user_no} shares a user id");
+        let buyer = signed_in(
+            t.store
+                .redeem_code(redeem(code_id, call.code_hash, NOW))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(
+            (buyer.user_id, buyer.merchant_user_no.as_str()),
+            (user_id, user_no)
+        );
+    }
+    assert_eq!(t.counts().await, [40, 40, 40, 40]);
 }
 
 /// Runs `n` syncs at once, released together by a barrier.

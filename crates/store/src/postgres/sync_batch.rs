@@ -1,0 +1,285 @@
+//! Group commit for merchant calls on PostgreSQL.
+//!
+//! One user-sync as its own transaction cost PostgreSQL ~150 µs of CPU,
+//! most of it per statement and per commit rather than per row
+//! (docs/PERFORMANCE.md). So, as the SQLite writer does, the calls waiting
+//! at a moment go to the database together: one statement over arrays, one
+//! transaction, one round trip, and each caller is answered after that
+//! commit. A batch that fails writes nothing, and every caller in it gets
+//! the error (10004, retryable unchanged).
+//!
+//! A batch never holds two calls with the same nonce or the same buyer
+//! (`ON CONFLICT DO UPDATE` may not touch a row twice in one statement):
+//! such a call waits for the next batch, where it meets the committed row —
+//! a replay is refused, a second sync of the buyer updates it. One batch
+//! runs at a time per instance, so an instance's batches never wait on each
+//! other's row locks. Batches of two instances can (a replay sent to both,
+//! or one buyer synced at both at once) and, locking rows in different
+//! orders, may deadlock; PostgreSQL then aborts one, which is rolled back
+//! whole and run again.
+
+use std::collections::{HashMap, HashSet};
+
+use deadpool_postgres::Pool;
+use payfac_domain::CodeId;
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::error::SqlState;
+
+use super::connect::violates;
+use crate::{StoreError, SyncOutcome, SyncRequest};
+
+/// Calls per statement, at most.
+const MAX_BATCH: usize = 128;
+
+/// Attempts at one batch: a random buyer id that collides, or a deadlock
+/// with another instance, rolls the batch back and it runs again.
+const ATTEMPTS: usize = 3;
+
+type Answer = oneshot::Sender<Result<SyncOutcome, StoreError>>;
+
+struct Call {
+    request: SyncRequest,
+    answer: Answer,
+}
+
+/// Nonce, buyer upsert and code for every call whose nonce was recorded;
+/// the code's secret hash (random, one per call) says which call a
+/// returned row belongs to. Calls missing from the result hit a live nonce.
+const SYNC_USERS: &str = "
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[],
+                         $6::text[], $7::text[], $8::text[], $9::bytea[], $10::bigint[])
+        WITH ORDINALITY AS t(merchant_id, nonce, nonce_expires_at, new_user_id, merchant_user_no,
+                             email, first_name, last_name, code_hash, code_expires_at, position)
+), recorded AS (
+    INSERT INTO nonces (merchant_id, nonce, expires_at)
+    SELECT merchant_id, nonce, nonce_expires_at FROM input ORDER BY position
+    ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at
+    WHERE nonces.expires_at < $11::bigint
+    RETURNING merchant_id, nonce
+), buyer AS (
+    INSERT INTO buyers (user_id, merchant_id, merchant_user_no, email,
+                        first_name, last_name, created_at, updated_at)
+    SELECT i.new_user_id, i.merchant_id, i.merchant_user_no, i.email, i.first_name, i.last_name,
+           $11::bigint, $11::bigint
+    FROM input i JOIN recorded r ON r.merchant_id = i.merchant_id AND r.nonce = i.nonce
+    ORDER BY i.position
+    ON CONFLICT (merchant_id, merchant_user_no) DO UPDATE SET
+        email = EXCLUDED.email,
+        first_name = COALESCE(EXCLUDED.first_name, buyers.first_name),
+        last_name = COALESCE(EXCLUDED.last_name, buyers.last_name),
+        updated_at = EXCLUDED.updated_at
+    RETURNING user_id, merchant_id, merchant_user_no
+), code AS (
+    INSERT INTO codes (secret_hash, user_id, expires_at)
+    SELECT i.code_hash, b.user_id, i.code_expires_at
+    FROM input i JOIN buyer b
+      ON b.merchant_id = i.merchant_id AND b.merchant_user_no = i.merchant_user_no
+    ORDER BY i.position
+    RETURNING id, user_id, secret_hash
+)
+SELECT id, user_id, secret_hash FROM code";
+
+/// The queue in front of the batches; cloning shares it.
+#[derive(Clone)]
+pub(super) struct SyncBatcher {
+    calls: mpsc::UnboundedSender<Call>,
+}
+
+impl SyncBatcher {
+    /// Starts the batching task on the current tokio runtime.
+    pub(super) fn start(pool: Pool) -> Self {
+        let (calls, queue) = mpsc::unbounded_channel();
+        tokio::spawn(run(pool, queue));
+        Self { calls }
+    }
+
+    pub(super) async fn sync_user(&self, request: SyncRequest) -> Result<SyncOutcome, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        let stopped = || StoreError::Unavailable("the PostgreSQL batcher has stopped".into());
+        self.calls
+            .send(Call { request, answer })
+            .map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run(pool: Pool, mut queue: mpsc::UnboundedReceiver<Call>) {
+    let mut waiting: Vec<Call> = Vec::new();
+    loop {
+        if waiting.is_empty() {
+            match queue.recv().await {
+                Some(call) => waiting.push(call),
+                None => return,
+            }
+        }
+        while waiting.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(call) => waiting.push(call),
+                Err(_) => break,
+            }
+        }
+        let (batch, later) = distinct(std::mem::take(&mut waiting));
+        waiting = later;
+        execute(&pool, batch).await;
+    }
+}
+
+/// Splits `calls` into a batch without two calls for one nonce or one
+/// buyer, sorted by buyer, and the calls that must wait (in arrival order).
+fn distinct(calls: Vec<Call>) -> (Vec<Call>, Vec<Call>) {
+    let mut nonces = HashSet::new();
+    let mut buyers = HashSet::new();
+    let (mut batch, later): (Vec<Call>, Vec<Call>) = calls.into_iter().partition(|call| {
+        let request = &call.request;
+        let merchant = request.merchant.as_str().to_owned();
+        let nonce = (merchant.clone(), request.nonce.as_str().to_owned());
+        let buyer = (
+            merchant,
+            request.profile.merchant_user_no.as_str().to_owned(),
+        );
+        if nonces.contains(&nonce) || buyers.contains(&buyer) {
+            return false;
+        }
+        nonces.insert(nonce);
+        buyers.insert(buyer);
+        true
+    });
+    batch.sort_by(|a, b| {
+        let key = |call: &Call| {
+            (
+                call.request.merchant.as_str().to_owned(),
+                call.request.profile.merchant_user_no.as_str().to_owned(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    (batch, later)
+}
+
+/// Runs one batch and answers every call in it.
+async fn execute(pool: &Pool, mut batch: Vec<Call>) {
+    let mut result = Err(Retry::Deadlock);
+    for _ in 0..ATTEMPTS {
+        result = attempt(pool, &batch).await;
+        match &result {
+            // The statement failed as a whole: new ids for every new buyer.
+            Err(Retry::UserIdTaken) => {
+                for call in &mut batch {
+                    call.request.new_user_id = crate::new_user_id();
+                }
+            }
+            Err(Retry::Deadlock) => {}
+            _ => break,
+        }
+    }
+    match result {
+        Ok(issued) => {
+            for call in batch {
+                let outcome = issued.get(&call.request.code_hash.0).map_or(
+                    SyncOutcome::NonceReused,
+                    |&(user_id, code_id)| SyncOutcome::Issued {
+                        user_id,
+                        code_id: CodeId(code_id),
+                    },
+                );
+                let _ = call.answer.send(Ok(outcome));
+            }
+        }
+        Err(failure) => {
+            let error = match failure {
+                Retry::UserIdTaken => {
+                    StoreError::Unavailable("could not allocate a user id".into())
+                }
+                Retry::Deadlock => StoreError::Unavailable("deadlocked repeatedly".into()),
+                Retry::Failed(error) => error,
+            };
+            for call in batch {
+                let _ = call.answer.send(Err(error.clone()));
+            }
+        }
+    }
+}
+
+enum Retry {
+    UserIdTaken,
+    Deadlock,
+    Failed(StoreError),
+}
+
+impl From<StoreError> for Retry {
+    fn from(error: StoreError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+/// `code hash → (user id, code id)` of every call that was issued a code.
+type Issued = HashMap<[u8; 32], (i64, i64)>;
+
+async fn attempt(pool: &Pool, batch: &[Call]) -> Result<Issued, Retry> {
+    let client = pool.get().await.map_err(StoreError::from)?;
+    let statement = client
+        .prepare_cached(SYNC_USERS)
+        .await
+        .map_err(StoreError::from)?;
+    let requests: Vec<&SyncRequest> = batch.iter().map(|call| &call.request).collect();
+    let column = |field: fn(&SyncRequest) -> &str| -> Vec<&str> {
+        requests.iter().map(|request| field(request)).collect()
+    };
+    let number = |field: fn(&SyncRequest) -> i64| -> Vec<i64> {
+        requests.iter().map(|request| field(request)).collect()
+    };
+    let name = |field: fn(&SyncRequest) -> Option<&str>| -> Vec<Option<&str>> {
+        requests.iter().map(|request| field(request)).collect()
+    };
+    let merchants = column(|r| r.merchant.as_str());
+    let nonces = column(|r| r.nonce.as_str());
+    let nonce_expiries = number(|r| r.nonce_expires_at);
+    let new_user_ids = number(|r| r.new_user_id);
+    let user_nos = column(|r| r.profile.merchant_user_no.as_str());
+    let emails = column(|r| r.profile.email.as_str());
+    let first_names = name(|r| r.profile.first_name.as_ref().map(|n| n.as_str()));
+    let last_names = name(|r| r.profile.last_name.as_ref().map(|n| n.as_str()));
+    let code_hashes: Vec<&[u8]> = requests.iter().map(|r| &r.code_hash.0[..]).collect();
+    let code_expiries = number(|r| r.code_expires_at);
+    // The calls of a batch were verified within a second or so of each
+    // other. The earliest clock reading among them judges the nonces: a
+    // nonce counts as live for up to that much longer, never shorter, so a
+    // replay verified in its window's last second is still refused.
+    let now = requests.iter().map(|r| r.now).min().unwrap_or_default();
+    let rows = client
+        .query(
+            &statement,
+            &[
+                &merchants,
+                &nonces,
+                &nonce_expiries,
+                &new_user_ids,
+                &user_nos,
+                &emails,
+                &first_names,
+                &last_names,
+                &code_hashes,
+                &code_expiries,
+                &now,
+            ],
+        )
+        .await;
+    let rows = match rows {
+        Err(error) if violates(&error, "buyers_pkey") => return Err(Retry::UserIdTaken),
+        Err(error) if error.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) => {
+            return Err(Retry::Deadlock);
+        }
+        Err(error) => return Err(Retry::Failed(error.into())),
+        Ok(rows) => rows,
+    };
+    rows.iter()
+        .map(|row| {
+            let hash: &[u8] = row.try_get(2)?;
+            let mut code_hash = [0u8; 32];
+            code_hash.copy_from_slice(hash);
+            Ok((code_hash, (row.try_get(1)?, row.try_get(0)?)))
+        })
+        .collect::<Result<Issued, tokio_postgres::Error>>()
+        .map_err(|error| Retry::Failed(error.into()))
+}
