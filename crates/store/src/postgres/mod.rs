@@ -15,13 +15,16 @@ macro_rules! buyer_columns {
 }
 
 mod admin;
+mod batch;
 mod buyers;
 mod connect;
 mod migrate;
+mod redeem_batch;
 mod sessions;
 mod sync_batch;
 
 use async_trait::async_trait;
+use batch::Batcher;
 use deadpool_postgres::Pool;
 use payfac_domain::{Buyer, MerchantId, MerchantStatus};
 
@@ -34,7 +37,8 @@ pub use connect::{CONNECT_TIMEOUT, POOL_SIZE, WAIT_TIMEOUT};
 
 pub struct PostgresStore {
     pool: Pool,
-    syncs: sync_batch::SyncBatcher,
+    syncs: Batcher<sync_batch::Syncs>,
+    redemptions: Batcher<redeem_batch::Redemptions>,
 }
 
 impl PostgresStore {
@@ -46,7 +50,8 @@ impl PostgresStore {
         migrate::migrate(&mut client).await?;
         drop(client);
         Ok(Self {
-            syncs: sync_batch::SyncBatcher::start(pool.clone()),
+            syncs: Batcher::start(pool.clone()),
+            redemptions: Batcher::start(pool.clone()),
             pool,
         })
     }
@@ -55,11 +60,11 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn sync_user(&self, request: SyncRequest) -> Result<SyncOutcome, StoreError> {
-        self.syncs.sync_user(request).await
+        self.syncs.call(request).await
     }
 
     async fn redeem_code(&self, redemption: Redemption) -> Result<RedeemOutcome, StoreError> {
-        buyers::redeem_code(&self.pool, &redemption).await
+        self.redemptions.call(redemption).await
     }
 
     async fn session_buyer(

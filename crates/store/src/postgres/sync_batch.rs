@@ -1,46 +1,18 @@
-//! Group commit for merchant calls on PostgreSQL.
+//! Merchant calls on PostgreSQL, batched (see `batch`).
 //!
-//! One user-sync as its own transaction cost PostgreSQL ~150 µs of CPU,
-//! most of it per statement and per commit rather than per row
-//! (docs/PERFORMANCE.md). So, as the SQLite writer does, the calls waiting
-//! at a moment go to the database together: one statement over arrays, one
-//! transaction, one round trip, and each caller is answered after that
-//! commit. A batch that fails writes nothing, and every caller in it gets
-//! the error (10004, retryable unchanged).
-//!
-//! A batch never holds two calls with the same nonce or the same buyer
-//! (`ON CONFLICT DO UPDATE` may not touch a row twice in one statement):
-//! such a call waits for the next batch, where it meets the committed row —
-//! a replay is refused, a second sync of the buyer updates it. One batch
-//! runs at a time per instance, so an instance's batches never wait on each
-//! other's row locks. Batches of two instances can (a replay sent to both,
-//! or one buyer synced at both at once) and, locking rows in different
-//! orders, may deadlock; PostgreSQL then aborts one, which is rolled back
-//! whole and run again.
+//! Calls are sent sorted by buyer, so batches of two instances lock buyers
+//! in the same order. Nonces are judged by the earliest clock reading in
+//! the batch: a nonce counts as live up to a second or so longer, never
+//! shorter, so a replay verified in its window's last second is refused.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use deadpool_postgres::Pool;
 use payfac_domain::CodeId;
-use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::error::SqlState;
 
+use super::batch::{ATTEMPTS, Batched, Call, fail, is_deadlock};
 use super::connect::violates;
 use crate::{StoreError, SyncOutcome, SyncRequest};
-
-/// Calls per statement, at most.
-const MAX_BATCH: usize = 128;
-
-/// Attempts at one batch: a random buyer id that collides, or a deadlock
-/// with another instance, rolls the batch back and it runs again.
-const ATTEMPTS: usize = 3;
-
-type Answer = oneshot::Sender<Result<SyncOutcome, StoreError>>;
-
-struct Call {
-    request: SyncRequest,
-    answer: Answer,
-}
 
 /// Nonce, buyer upsert and code for every call whose nonce was recorded;
 /// the code's secret hash (random, one per call) says which call a
@@ -80,85 +52,42 @@ WITH input AS (
 )
 SELECT id, user_id, secret_hash FROM code";
 
-/// The queue in front of the batches; cloning shares it.
-#[derive(Clone)]
-pub(super) struct SyncBatcher {
-    calls: mpsc::UnboundedSender<Call>,
-}
+/// `user-sync` calls.
+pub(super) struct Syncs;
 
-impl SyncBatcher {
-    /// Starts the batching task on the current tokio runtime.
-    pub(super) fn start(pool: Pool) -> Self {
-        let (calls, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, queue));
-        Self { calls }
+impl Batched for Syncs {
+    type Request = SyncRequest;
+    type Outcome = SyncOutcome;
+
+    /// The nonce and the buyer: `ON CONFLICT DO UPDATE` may touch each
+    /// row once per statement.
+    fn keys(request: &SyncRequest) -> Vec<String> {
+        let merchant = request.merchant.as_str();
+        vec![
+            format!("nonce {merchant} {}", request.nonce.as_str()),
+            format!(
+                "buyer {merchant} {}",
+                request.profile.merchant_user_no.as_str()
+            ),
+        ]
     }
 
-    pub(super) async fn sync_user(&self, request: SyncRequest) -> Result<SyncOutcome, StoreError> {
-        let (answer, answered) = oneshot::channel();
-        let stopped = || StoreError::Unavailable("the PostgreSQL batcher has stopped".into());
-        self.calls
-            .send(Call { request, answer })
-            .map_err(|_| stopped())?;
-        answered.await.map_err(|_| stopped())?
-    }
-}
-
-async fn run(pool: Pool, mut queue: mpsc::UnboundedReceiver<Call>) {
-    let mut waiting: Vec<Call> = Vec::new();
-    loop {
-        if waiting.is_empty() {
-            match queue.recv().await {
-                Some(call) => waiting.push(call),
-                None => return,
-            }
-        }
-        while waiting.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(call) => waiting.push(call),
-                Err(_) => break,
-            }
-        }
-        let (batch, later) = distinct(std::mem::take(&mut waiting));
-        waiting = later;
-        execute(&pool, batch).await;
+    async fn execute(pool: &Pool, batch: Vec<Call<SyncRequest, SyncOutcome>>) {
+        execute(pool, batch).await;
     }
 }
 
-/// Splits `calls` into a batch without two calls for one nonce or one
-/// buyer, sorted by buyer, and the calls that must wait (in arrival order).
-fn distinct(calls: Vec<Call>) -> (Vec<Call>, Vec<Call>) {
-    let mut nonces = HashSet::new();
-    let mut buyers = HashSet::new();
-    let (mut batch, later): (Vec<Call>, Vec<Call>) = calls.into_iter().partition(|call| {
-        let request = &call.request;
-        let merchant = request.merchant.as_str().to_owned();
-        let nonce = (merchant.clone(), request.nonce.as_str().to_owned());
-        let buyer = (
-            merchant,
-            request.profile.merchant_user_no.as_str().to_owned(),
-        );
-        if nonces.contains(&nonce) || buyers.contains(&buyer) {
-            return false;
-        }
-        nonces.insert(nonce);
-        buyers.insert(buyer);
-        true
-    });
+async fn execute(pool: &Pool, mut batch: Vec<Call<SyncRequest, SyncOutcome>>) {
     batch.sort_by(|a, b| {
-        let key = |call: &Call| {
+        let buyer = |call: &Call<SyncRequest, SyncOutcome>| {
+            let request = &call.request;
             (
-                call.request.merchant.as_str().to_owned(),
-                call.request.profile.merchant_user_no.as_str().to_owned(),
+                request.merchant.as_str().to_owned(),
+                request.profile.merchant_user_no.as_str().to_owned(),
             )
         };
-        key(a).cmp(&key(b))
+        buyer(a).cmp(&buyer(b))
     });
-    (batch, later)
-}
-
-/// Runs one batch and answers every call in it.
-async fn execute(pool: &Pool, mut batch: Vec<Call>) {
     let mut result = Err(Retry::Deadlock);
     for _ in 0..ATTEMPTS {
         result = attempt(pool, &batch).await;
@@ -194,9 +123,7 @@ async fn execute(pool: &Pool, mut batch: Vec<Call>) {
                 Retry::Deadlock => StoreError::Unavailable("deadlocked repeatedly".into()),
                 Retry::Failed(error) => error,
             };
-            for call in batch {
-                let _ = call.answer.send(Err(error.clone()));
-            }
+            fail(batch, error);
         }
     }
 }
@@ -216,7 +143,7 @@ impl From<StoreError> for Retry {
 /// `code hash → (user id, code id)` of every call that was issued a code.
 type Issued = HashMap<[u8; 32], (i64, i64)>;
 
-async fn attempt(pool: &Pool, batch: &[Call]) -> Result<Issued, Retry> {
+async fn attempt(pool: &Pool, batch: &[Call<SyncRequest, SyncOutcome>]) -> Result<Issued, Retry> {
     let client = pool.get().await.map_err(StoreError::from)?;
     let statement = client
         .prepare_cached(SYNC_USERS)
@@ -267,9 +194,7 @@ async fn attempt(pool: &Pool, batch: &[Call]) -> Result<Issued, Retry> {
         .await;
     let rows = match rows {
         Err(error) if violates(&error, "buyers_pkey") => return Err(Retry::UserIdTaken),
-        Err(error) if error.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) => {
-            return Err(Retry::Deadlock);
-        }
+        Err(error) if is_deadlock(&error) => return Err(Retry::Deadlock),
         Err(error) => return Err(Retry::Failed(error.into())),
         Ok(rows) => rows,
     };

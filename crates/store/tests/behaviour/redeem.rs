@@ -104,4 +104,41 @@ backend_tests! {
         assert_eq!(buyer.map(|b| b.user_id), Some(user_id));
         assert_eq!(t.count("sessions").await, 1);
     }
+
+    /// Many redemptions at once, half of them with a wrong secret: each
+    /// good one signs in its own buyer, each bad one is unknown and leaves
+    /// its code usable.
+    async fn concurrent_redemptions_each_get_their_own_answer(t: &TestStore) {
+        let mut issued_codes = Vec::new();
+        for i in 0..30 {
+            let request = sync("M1", &format!("U{i}"));
+            let (user_id, code_id) = issued(t.store.sync_user(request.clone()).await.unwrap());
+            issued_codes.push((user_id, code_id, request.code_hash));
+        }
+        let barrier = Arc::new(Barrier::new(issued_codes.len()));
+        let tasks: Vec<_> = issued_codes
+            .iter()
+            .enumerate()
+            .map(|(i, &(_, code_id, hash))| {
+                let hash = if i % 2 == 0 { hash } else { SecretHash::of("wrong") };
+                let (store, barrier) = (Arc::clone(&t.store), Arc::clone(&barrier));
+                let redemption = redeem(code_id, hash, NOW);
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.redeem_code(redemption).await
+                })
+            })
+            .collect();
+        for (i, task) in tasks.into_iter().enumerate() {
+            let outcome = task.await.unwrap().unwrap();
+            let (user_id, code_id, hash) = issued_codes[i];
+            if i % 2 == 0 {
+                assert_eq!(signed_in(outcome).user_id, user_id);
+            } else {
+                assert_eq!(rejected(outcome), RejectReason::Unknown);
+                signed_in(t.store.redeem_code(redeem(code_id, hash, NOW)).await.unwrap());
+            }
+        }
+        assert_eq!(t.count("sessions").await, 30);
+    }
 }

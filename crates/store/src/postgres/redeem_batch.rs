@@ -1,0 +1,162 @@
+//! Code redemptions on PostgreSQL, batched (see `batch`).
+//!
+//! Of the calls of a batch, those whose code is valid consume it, end the
+//! session they replace and start a new one, all in one statement. Codes
+//! are judged by the latest clock reading in the batch: a code counts as
+//! expired up to a second or so early, never late.
+
+use std::collections::HashMap;
+
+use deadpool_postgres::Pool;
+use payfac_domain::SessionId;
+
+use super::batch::{ATTEMPTS, Batched, Call, fail, is_deadlock};
+use super::buyers::buyer_from_row;
+use crate::{RedeemOutcome, Redemption, RejectReason, StoreError};
+
+/// The new session's secret hash (random, one per call) says which call a
+/// returned row belongs to; calls missing from the result were refused.
+const REDEEM_CODES: &str = concat!(
+    "WITH input AS (
+        SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::bytea[],
+                             $5::bytea[], $6::bigint[])
+            AS t(code_id, code_hash, replaces_id, replaces_hash, session_hash, session_expires_at)
+    ), consumed AS (
+        UPDATE codes c SET used_at = $7::bigint
+        FROM input i
+        WHERE c.id = i.code_id AND c.secret_hash = i.code_hash
+          AND c.used_at IS NULL AND c.expires_at > $7::bigint
+        RETURNING c.id, c.user_id
+    ), ended AS (
+        DELETE FROM sessions s
+        USING input i JOIN consumed k ON k.id = i.code_id
+        WHERE s.id = i.replaces_id AND s.secret_hash = i.replaces_hash
+    ), created AS (
+        INSERT INTO sessions (secret_hash, user_id, created_at, last_seen_at, expires_at)
+        SELECT i.session_hash, k.user_id, $7::bigint, $7::bigint, i.session_expires_at
+        FROM input i JOIN consumed k ON k.id = i.code_id
+        RETURNING id, user_id, secret_hash
+    )
+    SELECT ",
+    buyer_columns!(),
+    ", created.id, created.secret_hash FROM created JOIN buyers b ON b.user_id = created.user_id"
+);
+
+/// Why the refused codes of a batch were refused (for metrics): unknown
+/// when no code has that id and hash, used, or else expired.
+const WHY_REFUSED: &str = "
+SELECT i.position, c.used_at IS NOT NULL
+FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS i(code_id, code_hash, position)
+JOIN codes c ON c.id = i.code_id AND c.secret_hash = i.code_hash";
+
+/// Code redemptions.
+pub(super) struct Redemptions;
+
+impl Batched for Redemptions {
+    type Request = Redemption;
+    type Outcome = RedeemOutcome;
+
+    /// The code: an `UPDATE` touches a row once per statement.
+    fn keys(redemption: &Redemption) -> Vec<String> {
+        vec![format!("code {}", redemption.code_id.0)]
+    }
+
+    async fn execute(pool: &Pool, batch: Vec<Call<Redemption, RedeemOutcome>>) {
+        let mut result = attempt(pool, &batch).await;
+        for _ in 1..ATTEMPTS {
+            match &result {
+                Err(Some(_)) | Ok(_) => break,
+                Err(None) => result = attempt(pool, &batch).await,
+            }
+        }
+        match result {
+            Ok(outcomes) => {
+                for (call, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = call.answer.send(Ok(outcome));
+                }
+            }
+            Err(error) => fail(
+                batch,
+                error.unwrap_or_else(|| StoreError::Unavailable("deadlocked repeatedly".into())),
+            ),
+        }
+    }
+}
+
+/// Each call's outcome, in order; `Err(None)` after a deadlock.
+async fn attempt(
+    pool: &Pool,
+    batch: &[Call<Redemption, RedeemOutcome>],
+) -> Result<Vec<RedeemOutcome>, Option<StoreError>> {
+    let client = pool.get().await.map_err(|e| Some(e.into()))?;
+    let statement = client
+        .prepare_cached(REDEEM_CODES)
+        .await
+        .map_err(|e| Some(e.into()))?;
+    let calls: Vec<&Redemption> = batch.iter().map(|call| &call.request).collect();
+    let code_ids: Vec<i64> = calls.iter().map(|r| r.code_id.0).collect();
+    let code_hashes: Vec<&[u8]> = calls.iter().map(|r| &r.code_hash.0[..]).collect();
+    let replaces_ids: Vec<Option<i64>> = calls.iter().map(|r| r.replaces.map(|s| s.id.0)).collect();
+    let replaces_hashes: Vec<Option<&[u8]>> = calls
+        .iter()
+        .map(|r| r.replaces.as_ref().map(|s| &s.secret_hash.0[..]))
+        .collect();
+    let session_hashes: Vec<&[u8]> = calls.iter().map(|r| &r.session.secret_hash.0[..]).collect();
+    let session_expiries: Vec<i64> = calls.iter().map(|r| r.session.expires_at).collect();
+    let now = calls.iter().map(|r| r.now).max().unwrap_or_default();
+    let rows = client
+        .query(
+            &statement,
+            &[
+                &code_ids,
+                &code_hashes,
+                &replaces_ids,
+                &replaces_hashes,
+                &session_hashes,
+                &session_expiries,
+                &now,
+            ],
+        )
+        .await
+        .map_err(|error| (!is_deadlock(&error)).then(|| error.into()))?;
+    let mut signed_in = HashMap::new();
+    for row in &rows {
+        let hash: &[u8] = row.try_get(7).map_err(|e| Some(e.into()))?;
+        let buyer = buyer_from_row(row).map_err(|e| Some(e.into()))?;
+        let session = SessionId(row.try_get(6).map_err(|e| Some(e.into()))?);
+        signed_in.insert(hash.to_vec(), RedeemOutcome::SignedIn { buyer, session });
+    }
+    let mut outcomes: Vec<Option<RedeemOutcome>> = calls
+        .iter()
+        .map(|r| signed_in.remove(&r.session.secret_hash.0[..]))
+        .collect();
+    if outcomes.iter().any(Option::is_none) {
+        // The refusals may take a second look, to say why (for metrics).
+        let statement = client
+            .prepare_cached(WHY_REFUSED)
+            .await
+            .map_err(|e| Some(e.into()))?;
+        let found = client
+            .query(&statement, &[&code_ids, &code_hashes])
+            .await
+            .map_err(|e| Some(e.into()))?;
+        let mut used = HashMap::new();
+        for row in &found {
+            let position: i64 = row.try_get(0).map_err(|e| Some(e.into()))?;
+            used.insert(
+                position as usize - 1,
+                row.try_get::<_, bool>(1).map_err(|e| Some(e.into()))?,
+            );
+        }
+        for (index, outcome) in outcomes.iter_mut().enumerate() {
+            if outcome.is_none() {
+                *outcome = Some(RedeemOutcome::Rejected(match used.get(&index) {
+                    None => RejectReason::Unknown,
+                    Some(true) => RejectReason::Used,
+                    Some(false) => RejectReason::Expired,
+                }));
+            }
+        }
+    }
+    Ok(outcomes.into_iter().flatten().collect())
+}
