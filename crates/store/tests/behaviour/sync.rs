@@ -151,27 +151,8 @@ async fn pairs_of_calls_sharing_nonces(t: &TestStore, two_instances: bool) {
             [first, second]
         })
         .collect();
-    let barrier = Arc::new(Barrier::new(calls.len()));
-    let tasks: Vec<_> = calls
-        .iter()
-        .enumerate()
-        .map(|(i, call)| {
-            let store = if i % 2 == 0 {
-                Arc::clone(&t.store)
-            } else {
-                Arc::clone(&other)
-            };
-            let (barrier, call) = (Arc::clone(&barrier), call.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                store.sync_user(call).await
-            })
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for task in tasks {
-        outcomes.push(task.await.expect("sync task").expect("sync_user"));
-    }
+    let stores = [Arc::clone(&t.store), other];
+    let outcomes = race_at(&stores, calls.len(), |i| calls[i].clone()).await;
     let mut user_ids = HashSet::new();
     for (pair, answers) in calls.chunks(2).zip(outcomes.chunks(2)) {
         let winners: Vec<_> = pair
@@ -204,10 +185,20 @@ async fn race(
     n: usize,
     make: impl Fn(usize) -> payfac_store::SyncRequest,
 ) -> Vec<SyncOutcome> {
+    race_at(std::slice::from_ref(&t.store), n, make).await
+}
+
+/// `race`, with call `i` sent to `stores[i % stores.len()]`.
+async fn race_at(
+    stores: &[Arc<dyn payfac_store::Store>],
+    n: usize,
+    make: impl Fn(usize) -> payfac_store::SyncRequest,
+) -> Vec<SyncOutcome> {
     let barrier = Arc::new(Barrier::new(n));
     let tasks: Vec<_> = (0..n)
         .map(|i| {
-            let (store, barrier, request) = (Arc::clone(&t.store), Arc::clone(&barrier), make(i));
+            let store = Arc::clone(&stores[i % stores.len()]);
+            let (barrier, request) = (Arc::clone(&barrier), make(i));
             tokio::spawn(async move {
                 barrier.wait().await;
                 store.sync_user(request).await
