@@ -235,6 +235,40 @@ mod tests {
     use super::*;
     use payfac_domain::{Nonce, SecretHash};
 
+    /// Where the process may raise a thread's priority (root here), the
+    /// writer thread runs at nice −10; elsewhere at the process's nice.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_writer_thread_asks_for_a_higher_priority() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("nice.db");
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        // A job answered means the thread has started (and set its priority).
+        store.purge_expired(0, 1).await.unwrap();
+        let may_raise = std::thread::spawn(|| {
+            let me = rustix::thread::gettid();
+            rustix::process::setpriority_process(Some(me), -1).is_ok()
+        })
+        .join()
+        .unwrap();
+        let expected = if may_raise { -10 } else { 0 };
+        let mut writers = 0;
+        for task in std::fs::read_dir("/proc/self/task").unwrap() {
+            let task = task.unwrap().path();
+            let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+            if name.trim() != "sqlite-writer" {
+                continue;
+            }
+            // Field 19 of stat is the nice value; the name (field 2) has
+            // no spaces here, so splitting on whitespace is safe.
+            let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+            let nice: i32 = stat.split_whitespace().nth(18).unwrap().parse().unwrap();
+            assert_eq!(nice, expected, "{}", task.display());
+            writers += 1;
+        }
+        assert!(writers >= 1, "no sqlite-writer thread found");
+    }
+
     /// A database of schema version 1 keeps its live nonces through the
     /// move to the nonce log: a replay after the upgrade is still refused.
     #[tokio::test]

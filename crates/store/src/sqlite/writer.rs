@@ -34,7 +34,10 @@ impl Writer {
         let (jobs, queue) = mpsc::unbounded_channel();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(connection, queue))
+            .spawn(move || {
+                raise_priority();
+                run(connection, queue)
+            })
             .expect("spawning the SQLite writer thread");
         Self { jobs }
     }
@@ -78,6 +81,31 @@ impl Writer {
         answered
             .await
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?
+    }
+}
+
+/// Scheduling priority (nice value) the writer asks for.
+const WRITER_NICE: i32 = -10;
+
+/// Every write request waits on this one thread, so when it waits for a
+/// CPU behind request threads, every request waits. It therefore asks the
+/// scheduler for a higher priority. That takes root or `CAP_SYS_NICE`;
+/// without them the thread keeps the process's priority. Measured: code
+/// redemption 0.27 → 0.33–0.38 × `/healthz` (docs/PERFORMANCE.md).
+fn raise_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // On Linux a "process" priority given a thread id applies to that
+        // thread alone.
+        let thread = rustix::thread::gettid();
+        let raised = rustix::process::setpriority_process(Some(thread), WRITER_NICE).is_ok();
+        if raised {
+            tracing::debug!(nice = WRITER_NICE, "SQLite writer priority raised");
+        } else {
+            tracing::info!(
+                "SQLite writer keeps the process priority (raising it needs CAP_SYS_NICE)"
+            );
+        }
     }
 }
 
