@@ -32,6 +32,8 @@ pub(crate) struct LiveNonces {
     /// Nonces recorded in the open transaction, with their log ids: undone
     /// if it does not commit.
     pending: Vec<(NonceKey, i64)>,
+    /// The second `forget_expired` last swept the set at.
+    swept_at: i64,
 }
 
 impl LiveNonces {
@@ -124,8 +126,14 @@ impl LiveNonces {
     }
 
     /// Drops nonces whose window is over, as the purge does to the log.
+    /// The purge calls this once per batch of rows, many times a second
+    /// under a backlog; a sweep of the whole set is done once a second.
     pub(crate) fn forget_expired(&mut self, now: i64) {
+        if now <= self.swept_at {
+            return;
+        }
         self.live.retain(|_, expires_at| *expires_at >= now);
+        self.swept_at = now;
     }
 }
 
@@ -144,14 +152,12 @@ fn key(merchant: &str, nonce: &str) -> NonceKey {
 mod tests {
     use super::*;
 
+    /// An in-memory database with the real schema.
     fn log() -> Connection {
         let connection = Connection::open_in_memory().unwrap();
-        connection
-            .execute_batch(
-                "CREATE TABLE nonces (id INTEGER PRIMARY KEY AUTOINCREMENT,
-                     merchant_id TEXT NOT NULL, nonce TEXT NOT NULL, expires_at INTEGER NOT NULL)",
-            )
-            .unwrap();
+        for migration in super::super::MIGRATIONS {
+            connection.execute_batch(migration).unwrap();
+        }
         connection
     }
 
@@ -208,5 +214,19 @@ mod tests {
         );
         nonces.forget_expired(101);
         assert!(nonces.live.is_empty());
+    }
+
+    #[test]
+    fn the_set_is_swept_once_a_second() {
+        let connection = log();
+        let mut nonces = LiveNonces::default();
+        nonces.record(&connection, "M", "a", 100).unwrap();
+        nonces.forget_expired(50);
+        nonces.record(&connection, "M", "b", 50).unwrap();
+        nonces.forget_expired(101);
+        assert!(nonces.live.is_empty());
+        nonces.record(&connection, "M", "c", 100).unwrap();
+        nonces.forget_expired(101);
+        assert_eq!(nonces.live.len(), 1, "swept twice in one second");
     }
 }
