@@ -20,10 +20,11 @@
 
 use std::collections::HashSet;
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Pool, PoolError};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 
+use super::connect::violates;
 use crate::StoreError;
 
 /// Calls per statement, at most.
@@ -124,7 +125,41 @@ pub(super) fn fail<R, O>(batch: Vec<Call<R, O>>, error: StoreError) {
     }
 }
 
-/// True when PostgreSQL aborted the statement to break a deadlock.
-pub(super) fn is_deadlock(error: &tokio_postgres::Error) -> bool {
-    error.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED)
+/// Why an attempt at a batch failed. The statement failed as a whole, so
+/// nothing of it was written and the first two may simply run again.
+pub(super) enum Failure {
+    /// PostgreSQL aborted it to break a deadlock with another instance.
+    Deadlock,
+    /// A random new buyer id was taken: run again with fresh ids.
+    UserIdTaken,
+    Failed(StoreError),
+}
+
+impl Failure {
+    /// The error every caller of the batch gets once attempts are over.
+    pub(super) fn into_error(self) -> StoreError {
+        match self {
+            Self::Deadlock => StoreError::Unavailable("deadlocked repeatedly".into()),
+            Self::UserIdTaken => StoreError::Unavailable("could not allocate a user id".into()),
+            Self::Failed(error) => error,
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for Failure {
+    fn from(error: tokio_postgres::Error) -> Self {
+        if error.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) {
+            Self::Deadlock
+        } else if violates(&error, "buyers_pkey") {
+            Self::UserIdTaken
+        } else {
+            Self::Failed(error.into())
+        }
+    }
+}
+
+impl From<PoolError> for Failure {
+    fn from(error: PoolError) -> Self {
+        Self::Failed(error.into())
+    }
 }

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use deadpool_postgres::Pool;
 use payfac_domain::SessionId;
 
-use super::batch::{ATTEMPTS, Batched, Call, fail, is_deadlock};
+use super::batch::{ATTEMPTS, Batched, Call, Failure, fail};
 use super::buyers::buyer_from_row;
-use crate::{RedeemOutcome, Redemption, RejectReason, StoreError};
+use crate::{RedeemOutcome, Redemption, RejectReason};
 
 /// The new session's secret hash (random, one per call) says which call a
 /// returned row belongs to; calls missing from the result were refused.
@@ -64,10 +64,10 @@ impl Batched for Redemptions {
     async fn execute(pool: &Pool, batch: Vec<Call<Redemption, RedeemOutcome>>) {
         let mut result = attempt(pool, &batch).await;
         for _ in 1..ATTEMPTS {
-            match &result {
-                Err(Some(_)) | Ok(_) => break,
-                Err(None) => result = attempt(pool, &batch).await,
+            if !matches!(result, Err(Failure::Deadlock)) {
+                break;
             }
+            result = attempt(pool, &batch).await;
         }
         match result {
             Ok(outcomes) => {
@@ -75,24 +75,18 @@ impl Batched for Redemptions {
                     let _ = call.answer.send(Ok(outcome));
                 }
             }
-            Err(error) => fail(
-                batch,
-                error.unwrap_or_else(|| StoreError::Unavailable("deadlocked repeatedly".into())),
-            ),
+            Err(failure) => fail(batch, failure.into_error()),
         }
     }
 }
 
-/// Each call's outcome, in order; `Err(None)` after a deadlock.
+/// Each call's outcome, in the batch's order.
 async fn attempt(
     pool: &Pool,
     batch: &[Call<Redemption, RedeemOutcome>],
-) -> Result<Vec<RedeemOutcome>, Option<StoreError>> {
-    let client = pool.get().await.map_err(|e| Some(e.into()))?;
-    let statement = client
-        .prepare_cached(REDEEM_CODES)
-        .await
-        .map_err(|e| Some(e.into()))?;
+) -> Result<Vec<RedeemOutcome>, Failure> {
+    let client = pool.get().await?;
+    let statement = client.prepare_cached(REDEEM_CODES).await?;
     let calls: Vec<&Redemption> = batch.iter().map(|call| &call.request).collect();
     let code_ids: Vec<i64> = calls.iter().map(|r| r.code_id.0).collect();
     let code_hashes: Vec<&[u8]> = calls.iter().map(|r| &r.code_hash.0[..]).collect();
@@ -117,14 +111,13 @@ async fn attempt(
                 &now,
             ],
         )
-        .await
-        .map_err(|error| (!is_deadlock(&error)).then(|| error.into()))?;
-    let mut signed_in = HashMap::new();
+        .await?;
+    let mut signed_in = HashMap::with_capacity(rows.len());
     for row in &rows {
-        let hash: &[u8] = row.try_get(7).map_err(|e| Some(e.into()))?;
-        let buyer = buyer_from_row(row).map_err(|e| Some(e.into()))?;
-        let session = SessionId(row.try_get(6).map_err(|e| Some(e.into()))?);
-        signed_in.insert(hash.to_vec(), RedeemOutcome::SignedIn { buyer, session });
+        let hash: Vec<u8> = row.try_get(7)?;
+        let session = SessionId(row.try_get(6)?);
+        let buyer = buyer_from_row(row)?;
+        signed_in.insert(hash, RedeemOutcome::SignedIn { buyer, session });
     }
     let mut outcomes: Vec<Option<RedeemOutcome>> = calls
         .iter()
@@ -132,21 +125,12 @@ async fn attempt(
         .collect();
     if outcomes.iter().any(Option::is_none) {
         // The refusals may take a second look, to say why (for metrics).
-        let statement = client
-            .prepare_cached(WHY_REFUSED)
-            .await
-            .map_err(|e| Some(e.into()))?;
-        let found = client
-            .query(&statement, &[&code_ids, &code_hashes])
-            .await
-            .map_err(|e| Some(e.into()))?;
-        let mut used = HashMap::new();
+        let statement = client.prepare_cached(WHY_REFUSED).await?;
+        let found = client.query(&statement, &[&code_ids, &code_hashes]).await?;
+        let mut used = HashMap::with_capacity(found.len());
         for row in &found {
-            let position: i64 = row.try_get(0).map_err(|e| Some(e.into()))?;
-            used.insert(
-                position as usize - 1,
-                row.try_get::<_, bool>(1).map_err(|e| Some(e.into()))?,
-            );
+            let position: i64 = row.try_get(0)?;
+            used.insert(position as usize - 1, row.try_get::<_, bool>(1)?);
         }
         for (index, outcome) in outcomes.iter_mut().enumerate() {
             if outcome.is_none() {

@@ -10,8 +10,7 @@ use std::collections::HashMap;
 use deadpool_postgres::Pool;
 use payfac_domain::CodeId;
 
-use super::batch::{ATTEMPTS, Batched, Call, fail, is_deadlock};
-use super::connect::violates;
+use super::batch::{ATTEMPTS, Batched, Call, Failure, fail};
 use crate::{StoreError, SyncOutcome, SyncRequest};
 
 /// Nonce, buyer upsert and code for every call whose nonce was recorded;
@@ -62,93 +61,59 @@ impl Batched for Syncs {
     /// The nonce and the buyer: `ON CONFLICT DO UPDATE` may touch each
     /// row once per statement.
     fn keys(request: &SyncRequest) -> Vec<String> {
-        let merchant = request.merchant.as_str();
+        let (merchant, user_no) = buyer(request);
         vec![
             format!("nonce {merchant} {}", request.nonce.as_str()),
-            format!(
-                "buyer {merchant} {}",
-                request.profile.merchant_user_no.as_str()
-            ),
+            format!("buyer {merchant} {user_no}"),
         ]
     }
 
-    async fn execute(pool: &Pool, batch: Vec<Call<SyncRequest, SyncOutcome>>) {
-        execute(pool, batch).await;
-    }
-}
-
-async fn execute(pool: &Pool, mut batch: Vec<Call<SyncRequest, SyncOutcome>>) {
-    batch.sort_by(|a, b| {
-        let buyer = |call: &Call<SyncRequest, SyncOutcome>| {
-            let request = &call.request;
-            (
-                request.merchant.as_str().to_owned(),
-                request.profile.merchant_user_no.as_str().to_owned(),
-            )
+    async fn execute(pool: &Pool, mut batch: Vec<Call<SyncRequest, SyncOutcome>>) {
+        batch.sort_by(|a, b| buyer(&a.request).cmp(&buyer(&b.request)));
+        let mut result = attempt(pool, &batch).await;
+        for _ in 1..ATTEMPTS {
+            match &result {
+                Err(Failure::UserIdTaken) => {
+                    for call in &mut batch {
+                        call.request.new_user_id = crate::new_user_id();
+                    }
+                }
+                Err(Failure::Deadlock) => {}
+                _ => break,
+            }
+            result = attempt(pool, &batch).await;
+        }
+        let issued = match result {
+            Ok(issued) => issued,
+            Err(failure) => return fail(batch, failure.into_error()),
         };
-        buyer(a).cmp(&buyer(b))
-    });
-    let mut result = Err(Retry::Deadlock);
-    for _ in 0..ATTEMPTS {
-        result = attempt(pool, &batch).await;
-        match &result {
-            // The statement failed as a whole: new ids for every new buyer.
-            Err(Retry::UserIdTaken) => {
-                for call in &mut batch {
-                    call.request.new_user_id = crate::new_user_id();
-                }
-            }
-            Err(Retry::Deadlock) => {}
-            _ => break,
-        }
-    }
-    match result {
-        Ok(issued) => {
-            for call in batch {
-                let outcome = issued.get(&call.request.code_hash.0).map_or(
-                    SyncOutcome::NonceReused,
-                    |&(user_id, code_id)| SyncOutcome::Issued {
-                        user_id,
-                        code_id: CodeId(code_id),
-                    },
-                );
-                let _ = call.answer.send(Ok(outcome));
-            }
-        }
-        Err(failure) => {
-            let error = match failure {
-                Retry::UserIdTaken => {
-                    StoreError::Unavailable("could not allocate a user id".into())
-                }
-                Retry::Deadlock => StoreError::Unavailable("deadlocked repeatedly".into()),
-                Retry::Failed(error) => error,
-            };
-            fail(batch, error);
+        for call in batch {
+            let outcome = issued.get(&call.request.code_hash.0).map_or(
+                SyncOutcome::NonceReused,
+                |&(user_id, code_id)| SyncOutcome::Issued {
+                    user_id,
+                    code_id: CodeId(code_id),
+                },
+            );
+            let _ = call.answer.send(Ok(outcome));
         }
     }
 }
 
-enum Retry {
-    UserIdTaken,
-    Deadlock,
-    Failed(StoreError),
-}
-
-impl From<StoreError> for Retry {
-    fn from(error: StoreError) -> Self {
-        Self::Failed(error)
-    }
+/// The buyer a call is for; batches lock buyers in this order.
+fn buyer(request: &SyncRequest) -> (&str, &str) {
+    (
+        request.merchant.as_str(),
+        request.profile.merchant_user_no.as_str(),
+    )
 }
 
 /// `code hash → (user id, code id)` of every call that was issued a code.
 type Issued = HashMap<[u8; 32], (i64, i64)>;
 
-async fn attempt(pool: &Pool, batch: &[Call<SyncRequest, SyncOutcome>]) -> Result<Issued, Retry> {
-    let client = pool.get().await.map_err(StoreError::from)?;
-    let statement = client
-        .prepare_cached(SYNC_USERS)
-        .await
-        .map_err(StoreError::from)?;
+async fn attempt(pool: &Pool, batch: &[Call<SyncRequest, SyncOutcome>]) -> Result<Issued, Failure> {
+    let client = pool.get().await?;
+    let statement = client.prepare_cached(SYNC_USERS).await?;
     let requests: Vec<&SyncRequest> = batch.iter().map(|call| &call.request).collect();
     let column = |field: fn(&SyncRequest) -> &str| -> Vec<&str> {
         requests.iter().map(|request| field(request)).collect()
@@ -191,20 +156,16 @@ async fn attempt(pool: &Pool, batch: &[Call<SyncRequest, SyncOutcome>]) -> Resul
                 &now,
             ],
         )
-        .await;
-    let rows = match rows {
-        Err(error) if violates(&error, "buyers_pkey") => return Err(Retry::UserIdTaken),
-        Err(error) if is_deadlock(&error) => return Err(Retry::Deadlock),
-        Err(error) => return Err(Retry::Failed(error.into())),
-        Ok(rows) => rows,
-    };
-    rows.iter()
-        .map(|row| {
-            let hash: &[u8] = row.try_get(2)?;
-            let mut code_hash = [0u8; 32];
-            code_hash.copy_from_slice(hash);
-            Ok((code_hash, (row.try_get(1)?, row.try_get(0)?)))
-        })
-        .collect::<Result<Issued, tokio_postgres::Error>>()
-        .map_err(|error| Retry::Failed(error.into()))
+        .await?;
+    let mut issued = Issued::with_capacity(rows.len());
+    for row in &rows {
+        let hash: &[u8] = row.try_get(2)?;
+        let code_hash: [u8; 32] = hash.try_into().map_err(|_| {
+            Failure::Failed(StoreError::Unavailable(
+                "a code hash is not 32 bytes".into(),
+            ))
+        })?;
+        issued.insert(code_hash, (row.try_get(1)?, row.try_get(0)?));
+    }
+    Ok(issued)
 }
