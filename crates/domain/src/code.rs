@@ -2,68 +2,26 @@
 //! 10-character lookup id and a 22-character secret (22 × log2(62) ≈ 131
 //! bits); see `keyed` for why.
 
-use crate::keyed::{self, ID_LENGTH};
-use crate::secret::random_alphanumeric;
-use crate::{InvalidInput, SecretHash};
-
-const SECRET_LENGTH: usize = 22;
+use crate::keyed::{Credential, CredentialId};
 
 /// Storage id of a code: `0 ..= 62^10 - 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodeId(pub i64);
 
+impl CredentialId for CodeId {
+    const NAME: &'static str = "authorization code";
+
+    fn from_storage(id: i64) -> Self {
+        Self(id)
+    }
+
+    fn storage(self) -> i64 {
+        self.0
+    }
+}
+
 /// A freshly issued or presented authorization code. `Debug` redacts it.
-#[derive(Clone)]
-pub struct AuthorizationCode {
-    id: CodeId,
-    secret: String,
-}
-
-impl AuthorizationCode {
-    pub const LENGTH: usize = ID_LENGTH + SECRET_LENGTH;
-
-    /// A new random secret, before storage has assigned the id.
-    pub fn new_secret() -> (String, SecretHash) {
-        let secret = random_alphanumeric(SECRET_LENGTH);
-        let hash = SecretHash::of(&secret);
-        (secret, hash)
-    }
-
-    /// Joins the id assigned by storage with the secret.
-    pub fn assemble(id: CodeId, secret: String) -> Self {
-        Self { id, secret }
-    }
-
-    /// Parses a presented code; anything of the wrong shape is refused
-    /// before storage is asked.
-    pub fn parse(text: &str) -> Result<Self, InvalidInput> {
-        let (id, secret) = keyed::split(text, SECRET_LENGTH)
-            .ok_or_else(|| InvalidInput::new("authorization code is malformed"))?;
-        Ok(Self {
-            id: CodeId(id),
-            secret: secret.to_owned(),
-        })
-    }
-
-    pub fn id(&self) -> CodeId {
-        self.id
-    }
-
-    pub fn secret_hash(&self) -> SecretHash {
-        SecretHash::of(&self.secret)
-    }
-
-    /// The full code, for the response body only.
-    pub fn expose(&self) -> String {
-        keyed::encode_id(self.id.0) + &self.secret
-    }
-}
-
-impl std::fmt::Debug for AuthorizationCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "AuthorizationCode(id={}, <redacted>)", self.id.0)
-    }
-}
+pub type AuthorizationCode = Credential<CodeId, 22>;
 
 #[cfg(test)]
 mod tests {

@@ -7,12 +7,85 @@
 //! secret is what makes the credential unguessable, and storage keeps only
 //! its SHA-256.
 
-use crate::secret::{alphabet_char, alphabet_index};
+use std::marker::PhantomData;
+
+use crate::secret::{alphabet_char, alphabet_index, random_alphanumeric};
+use crate::{InvalidInput, SecretHash};
 
 pub(crate) const ID_LENGTH: usize = 10;
 
+/// The storage id of one kind of credential.
+pub trait CredentialId: Copy {
+    /// What the credential is called in messages.
+    const NAME: &'static str;
+    fn from_storage(id: i64) -> Self;
+    fn storage(self) -> i64;
+}
+
+/// A credential freshly issued or presented: the storage id and the
+/// secret. `Debug` shows neither (the id is the first part of the value).
+#[derive(Clone)]
+pub struct Credential<Id, const SECRET_LENGTH: usize> {
+    id: i64,
+    secret: String,
+    kind: PhantomData<Id>,
+}
+
+impl<Id: CredentialId, const SECRET_LENGTH: usize> Credential<Id, SECRET_LENGTH> {
+    pub const LENGTH: usize = ID_LENGTH + SECRET_LENGTH;
+
+    /// A new random secret and its hash, before storage assigns the id.
+    pub fn new_secret() -> (String, SecretHash) {
+        let secret = random_alphanumeric(SECRET_LENGTH);
+        let hash = SecretHash::of(&secret);
+        (secret, hash)
+    }
+
+    /// Joins the id assigned by storage with the secret.
+    pub fn assemble(id: Id, secret: String) -> Self {
+        Self {
+            id: id.storage(),
+            secret,
+            kind: PhantomData,
+        }
+    }
+
+    /// Parses a presented value; anything of the wrong shape is refused
+    /// before storage is asked.
+    pub fn parse(text: &str) -> Result<Self, InvalidInput> {
+        let (id, secret) = split(text, SECRET_LENGTH)
+            .ok_or_else(|| InvalidInput::new(format!("{} is malformed", Id::NAME)))?;
+        Ok(Self {
+            id,
+            secret: secret.to_owned(),
+            kind: PhantomData,
+        })
+    }
+
+    pub fn id(&self) -> Id {
+        Id::from_storage(self.id)
+    }
+
+    pub fn secret_hash(&self) -> SecretHash {
+        SecretHash::of(&self.secret)
+    }
+
+    /// The full value, for the response body or the cookie only.
+    pub fn expose(&self) -> String {
+        encode_id(self.id) + &self.secret
+    }
+}
+
+impl<Id: CredentialId, const SECRET_LENGTH: usize> std::fmt::Debug
+    for Credential<Id, SECRET_LENGTH>
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}(<redacted>)", Id::NAME)
+    }
+}
+
 /// The id in its fixed-width base62 form. Ids are `0 ..= 62^10 - 1`.
-pub(crate) fn encode_id(id: i64) -> String {
+fn encode_id(id: i64) -> String {
     let mut digits = [0u64; ID_LENGTH];
     let mut rest = id as u64;
     for slot in digits.iter_mut().rev() {
@@ -24,7 +97,7 @@ pub(crate) fn encode_id(id: i64) -> String {
 
 /// Splits `text` into its id and secret; `None` unless it is exactly
 /// `ID_LENGTH + secret_length` characters of `[A-Za-z0-9]`.
-pub(crate) fn split(text: &str, secret_length: usize) -> Option<(i64, &str)> {
+fn split(text: &str, secret_length: usize) -> Option<(i64, &str)> {
     if text.len() != ID_LENGTH + secret_length {
         return None;
     }

@@ -3,67 +3,26 @@
 //! `keyed` for why. The cookie carries the token; storage keeps the id and
 //! the secret's SHA-256.
 
-use crate::SecretHash;
-use crate::keyed::{self, ID_LENGTH};
-use crate::secret::random_alphanumeric;
-
-const SECRET_LENGTH: usize = 33;
+use crate::keyed::{Credential, CredentialId};
 
 /// Storage id of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionId(pub i64);
 
-/// A new or presented session token. `Debug` never shows the secret.
-#[derive(Clone)]
-pub struct SessionToken {
-    id: SessionId,
-    secret: String,
-}
+impl CredentialId for SessionId {
+    const NAME: &'static str = "session token";
 
-impl SessionToken {
-    pub const LENGTH: usize = ID_LENGTH + SECRET_LENGTH;
-
-    /// A new random secret, before storage has assigned the id.
-    pub fn new_secret() -> (String, SecretHash) {
-        let secret = random_alphanumeric(SECRET_LENGTH);
-        let hash = SecretHash::of(&secret);
-        (secret, hash)
+    fn from_storage(id: i64) -> Self {
+        Self(id)
     }
 
-    /// Joins the id assigned by storage with the secret.
-    pub fn assemble(id: SessionId, secret: String) -> Self {
-        Self { id, secret }
-    }
-
-    /// Shape check of a cookie value; `None` for anything that cannot be a
-    /// token, so garbage never reaches storage.
-    pub fn parse(text: &str) -> Option<Self> {
-        let (id, secret) = keyed::split(text, SECRET_LENGTH)?;
-        Some(Self {
-            id: SessionId(id),
-            secret: secret.to_owned(),
-        })
-    }
-
-    pub fn id(&self) -> SessionId {
-        self.id
-    }
-
-    pub fn secret_hash(&self) -> SecretHash {
-        SecretHash::of(&self.secret)
-    }
-
-    /// The raw value, for the `Set-Cookie` header only.
-    pub fn expose(&self) -> String {
-        keyed::encode_id(self.id.0) + &self.secret
+    fn storage(self) -> i64 {
+        self.0
     }
 }
 
-impl std::fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SessionToken(id={}, <redacted>)", self.id.0)
-    }
-}
+/// A new or presented session token. `Debug` never shows it.
+pub type SessionToken = Credential<SessionId, 33>;
 
 #[cfg(test)]
 mod tests {
@@ -82,10 +41,12 @@ mod tests {
 
     #[test]
     fn refuses_wrong_shapes_and_redacts() {
-        assert!(SessionToken::parse("short").is_none());
-        assert!(SessionToken::parse(&"a".repeat(44)).is_none());
+        assert!(SessionToken::parse("short").is_err());
+        assert!(SessionToken::parse(&"a".repeat(44)).is_err());
         let (secret, _) = SessionToken::new_secret();
         let token = SessionToken::assemble(SessionId(1), secret.clone());
-        assert!(!format!("{token:?}").contains(&secret));
+        let shown = format!("{token:?}");
+        assert!(!shown.contains(&secret));
+        assert!(!shown.contains(&token.expose()[..10]), "the id part");
     }
 }

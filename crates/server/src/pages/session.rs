@@ -21,7 +21,7 @@ pub fn presented_token(headers: &HeaderMap) -> Option<SessionToken> {
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == SESSION_COOKIE)
-        .and_then(|(_, value)| SessionToken::parse(value))
+        .and_then(|(_, value)| SessionToken::parse(value).ok())
 }
 
 /// `Set-Cookie` for a new session: `HttpOnly`, `SameSite=Lax`, `Path=/`,
