@@ -124,6 +124,30 @@ backend_tests! {
         assert_eq!(t.counts().await, [10, 1, 10, 0]);
     }
 
+    /// A replay verified in the last second of its nonce's window, sent
+    /// together with calls whose clocks already read a second later, is
+    /// still refused: calls sharing a transaction never make a nonce
+    /// expire early.
+    async fn a_replay_among_later_calls_is_still_refused(t: &TestStore) {
+        let first = sync("M1", "U1");
+        issued(t.store.sync_user(first.clone()).await.unwrap());
+        let mut replay = with_nonce(again(&first), first.nonce.as_str());
+        replay.now = first.nonce_expires_at;
+        let outcomes = race(t, 21, |i| {
+            if i == 0 {
+                return replay.clone();
+            }
+            let mut later = sync("M1", &format!("L{i}"));
+            later.now = first.nonce_expires_at + 1;
+            later.nonce_expires_at = later.now + WINDOW;
+            later.code_expires_at = later.now + WINDOW;
+            later
+        })
+        .await;
+        assert_eq!(outcomes[0], SyncOutcome::NonceReused);
+        assert!(outcomes[1..].iter().all(|o| matches!(o, SyncOutcome::Issued { .. })));
+    }
+
     /// Many calls at once for different buyers, each nonce sent twice (by
     /// two different buyers' calls): of each pair exactly one is issued,
     /// with its own buyer's id and a code that signs in that buyer.
