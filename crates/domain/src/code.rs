@@ -5,8 +5,16 @@
 use crate::keyed::{Credential, CredentialId};
 
 /// Storage id of a code: `0 ..= 62^10 - 1`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct CodeId(pub i64);
+
+/// The id is the first ten characters of the code's text, so `Debug`
+/// (what a stray `?` in a log line or a panic message prints) leaves it out.
+impl std::fmt::Debug for CodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeId(<redacted>)")
+    }
+}
 
 impl CredentialId for CodeId {
     const NAME: &'static str = "authorization code";
@@ -54,5 +62,12 @@ mod tests {
         let (secret, _) = AuthorizationCode::new_secret();
         let code = AuthorizationCode::assemble(CodeId(7), secret.clone());
         assert!(!format!("{code:?}").contains(&secret));
+    }
+
+    #[test]
+    fn debug_of_the_id_leaves_the_number_out() {
+        let shown = format!("{:?}", Some(CodeId(987_654_321)));
+        assert!(!shown.contains("987654321"), "{shown}");
+        assert!(shown.contains("CodeId"));
     }
 }

@@ -6,8 +6,16 @@
 use crate::keyed::{Credential, CredentialId};
 
 /// Storage id of a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SessionId(pub i64);
+
+/// The id is the first ten characters of the session's text, so `Debug`
+/// (what a stray `?` in a log line or a panic message prints) leaves it out.
+impl std::fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionId(<redacted>)")
+    }
+}
 
 impl CredentialId for SessionId {
     const NAME: &'static str = "session token";
@@ -48,5 +56,7 @@ mod tests {
         let shown = format!("{token:?}");
         assert!(!shown.contains(&secret));
         assert!(!shown.contains(&token.expose()[..10]), "the id part");
+        let id = format!("{:?}", SessionId(987_654_321));
+        assert!(!id.contains("987654321"), "{id}");
     }
 }
