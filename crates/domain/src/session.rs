@@ -9,8 +9,8 @@ use crate::keyed::{Credential, CredentialId};
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct SessionId(pub i64);
 
-/// The id is the first ten characters of the session's text, so `Debug`
-/// (what a stray `?` in a log line or a panic message prints) leaves it out.
+/// The id, in base62, is the first ten characters of the cookie, so
+/// `Debug` (what a stray `?` in a log line or a panic prints) leaves it out.
 impl std::fmt::Debug for SessionId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SessionId(<redacted>)")
