@@ -2,31 +2,13 @@
 //! 10-character lookup id and a 22-character secret (22 × log2(62) ≈ 131
 //! bits); see `keyed` for why.
 
-use crate::keyed::{Credential, CredentialId};
+use crate::keyed::{Credential, credential_id};
 
-/// Storage id of a code: `0 ..= 62^10 - 1`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct CodeId(pub i64);
-
-/// The id, in base62, is the first ten characters of the code's text, so
-/// `Debug` (what a stray `?` in a log line or a panic prints) leaves it out.
-impl std::fmt::Debug for CodeId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CodeId(<redacted>)")
-    }
-}
-
-impl CredentialId for CodeId {
-    const NAME: &'static str = "authorization code";
-
-    fn from_storage(id: i64) -> Self {
-        Self(id)
-    }
-
-    fn storage(self) -> i64 {
-        self.0
-    }
-}
+credential_id!(
+    /// Storage id of a code: `0 ..= 62^10 - 1`.
+    CodeId,
+    "authorization code"
+);
 
 /// A freshly issued or presented authorization code. `Debug` redacts it.
 pub type AuthorizationCode = Credential<CodeId, 22>;

@@ -7,8 +7,6 @@
 //! secret is what makes the credential unguessable, and storage keeps only
 //! its SHA-256.
 
-use std::marker::PhantomData;
-
 use crate::secret::{alphabet_char, alphabet_index, random_alphanumeric};
 use crate::{InvalidInput, SecretHash};
 
@@ -22,13 +20,43 @@ pub trait CredentialId: Copy {
     fn storage(self) -> i64;
 }
 
+/// Declares the storage id of one kind of credential: an `i64` newtype.
+/// The id, in base62, is the first ten characters of the credential's
+/// text, so its `Debug` (what a stray `?` in a log line or a panic prints)
+/// leaves the number out.
+macro_rules! credential_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+
+        impl $crate::keyed::CredentialId for $name {
+            const NAME: &'static str = $kind;
+
+            fn from_storage(id: i64) -> Self {
+                Self(id)
+            }
+
+            fn storage(self) -> i64 {
+                self.0
+            }
+        }
+    };
+}
+pub(crate) use credential_id;
+
 /// A credential freshly issued or presented: the storage id and the
 /// secret. `Debug` shows neither (the id is the first part of the value).
 #[derive(Clone)]
 pub struct Credential<Id, const SECRET_LENGTH: usize> {
-    id: i64,
+    id: Id,
     secret: String,
-    kind: PhantomData<Id>,
 }
 
 impl<Id: CredentialId, const SECRET_LENGTH: usize> Credential<Id, SECRET_LENGTH> {
@@ -43,11 +71,7 @@ impl<Id: CredentialId, const SECRET_LENGTH: usize> Credential<Id, SECRET_LENGTH>
 
     /// Joins the id assigned by storage with the secret.
     pub fn assemble(id: Id, secret: String) -> Self {
-        Self {
-            id: id.storage(),
-            secret,
-            kind: PhantomData,
-        }
+        Self { id, secret }
     }
 
     /// Parses a presented value; anything of the wrong shape is refused
@@ -56,14 +80,13 @@ impl<Id: CredentialId, const SECRET_LENGTH: usize> Credential<Id, SECRET_LENGTH>
         let (id, secret) = split(text, SECRET_LENGTH)
             .ok_or_else(|| InvalidInput::new(format!("{} is malformed", Id::NAME)))?;
         Ok(Self {
-            id,
+            id: Id::from_storage(id),
             secret: secret.to_owned(),
-            kind: PhantomData,
         })
     }
 
     pub fn id(&self) -> Id {
-        Id::from_storage(self.id)
+        self.id
     }
 
     pub fn secret_hash(&self) -> SecretHash {
@@ -72,7 +95,7 @@ impl<Id: CredentialId, const SECRET_LENGTH: usize> Credential<Id, SECRET_LENGTH>
 
     /// The full value, for the response body or the cookie only.
     pub fn expose(&self) -> String {
-        encode_id(self.id) + &self.secret
+        encode_id(self.id.storage()) + &self.secret
     }
 }
 

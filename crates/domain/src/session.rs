@@ -3,31 +3,13 @@
 //! `keyed` for why. The cookie carries the token; storage keeps the id and
 //! the secret's SHA-256.
 
-use crate::keyed::{Credential, CredentialId};
+use crate::keyed::{Credential, credential_id};
 
-/// Storage id of a session.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SessionId(pub i64);
-
-/// The id, in base62, is the first ten characters of the cookie, so
-/// `Debug` (what a stray `?` in a log line or a panic prints) leaves it out.
-impl std::fmt::Debug for SessionId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionId(<redacted>)")
-    }
-}
-
-impl CredentialId for SessionId {
-    const NAME: &'static str = "session token";
-
-    fn from_storage(id: i64) -> Self {
-        Self(id)
-    }
-
-    fn storage(self) -> i64 {
-        self.0
-    }
-}
+credential_id!(
+    /// Storage id of a session.
+    SessionId,
+    "session token"
+);
 
 /// A new or presented session token. `Debug` never shows it.
 pub type SessionToken = Credential<SessionId, 33>;
