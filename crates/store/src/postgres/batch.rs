@@ -32,7 +32,7 @@ const MAX_BATCH: usize = 128;
 
 /// Attempts at one batch after a deadlock (or, for syncs, a colliding
 /// random buyer id) rolled it back.
-pub(super) const ATTEMPTS: usize = 3;
+const ATTEMPTS: usize = 3;
 
 pub(super) struct Call<R, O> {
     pub(super) request: R,
@@ -47,11 +47,20 @@ pub(super) trait Batched: Send + 'static {
     /// What no two calls of one batch may share.
     fn keys(request: &Self::Request) -> Vec<String>;
 
-    /// Runs one batch and answers every call in it.
-    fn execute(
+    /// What a successful attempt found out, for `answer`.
+    type Answers: Send;
+
+    /// One attempt at a batch: its statement, in one transaction.
+    fn attempt(
         pool: &Pool,
-        batch: Vec<Call<Self::Request, Self::Outcome>>,
-    ) -> impl Future<Output = ()> + Send;
+        batch: &[Call<Self::Request, Self::Outcome>],
+    ) -> impl Future<Output = Result<Self::Answers, Failure>> + Send;
+
+    /// Readies the batch for another attempt after `failure`.
+    fn before_retry(_batch: &mut [Call<Self::Request, Self::Outcome>], _failure: &Failure) {}
+
+    /// Answers every call of a batch whose attempt succeeded.
+    fn answer(batch: Vec<Call<Self::Request, Self::Outcome>>, answers: Self::Answers);
 }
 
 /// The queue of one kind of call; cloning shares it.
@@ -97,7 +106,24 @@ async fn run<B: Batched>(
         }
         let (batch, later) = distinct(std::mem::take(&mut waiting), B::keys);
         waiting = later;
-        B::execute(&pool, batch).await;
+        execute::<B>(&pool, batch).await;
+    }
+}
+
+/// Runs one batch, again while it fails in a way that may pass on another
+/// attempt (up to `ATTEMPTS`), and answers every call in it.
+async fn execute<B: Batched>(pool: &Pool, mut batch: Vec<Call<B::Request, B::Outcome>>) {
+    let mut result = B::attempt(pool, &batch).await;
+    for _ in 1..ATTEMPTS {
+        match &result {
+            Err(failure) if failure.may_pass_again() => B::before_retry(&mut batch, failure),
+            _ => break,
+        }
+        result = B::attempt(pool, &batch).await;
+    }
+    match result {
+        Ok(answers) => B::answer(batch, answers),
+        Err(failure) => fail(batch, failure.into_error()),
     }
 }
 
@@ -119,7 +145,7 @@ fn distinct<R, O>(calls: Vec<Call<R, O>>, keys: fn(&R) -> Vec<String>) -> Split<
 }
 
 /// Answers every call of a batch that failed as a whole.
-pub(super) fn fail<R, O>(batch: Vec<Call<R, O>>, error: StoreError) {
+fn fail<R, O>(batch: Vec<Call<R, O>>, error: StoreError) {
     for call in batch {
         let _ = call.answer.send(Err(error.clone()));
     }
@@ -136,6 +162,12 @@ pub(super) enum Failure {
 }
 
 impl Failure {
+    /// Whether the same batch may succeed if run again (after
+    /// `Batched::before_retry`).
+    fn may_pass_again(&self) -> bool {
+        matches!(self, Self::Deadlock | Self::UserIdTaken)
+    }
+
     /// The error every caller of the batch gets once attempts are over.
     pub(super) fn into_error(self) -> StoreError {
         match self {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use deadpool_postgres::Pool;
 use payfac_domain::SessionId;
 
-use super::batch::{ATTEMPTS, Batched, Call, Failure, fail};
+use super::batch::{Batched, Call, Failure};
 use super::buyers::buyer_from_row;
 use crate::{RedeemOutcome, Redemption, RejectReason};
 
@@ -61,21 +61,18 @@ impl Batched for Redemptions {
         vec![format!("code {}", redemption.code_id.0)]
     }
 
-    async fn execute(pool: &Pool, batch: Vec<Call<Redemption, RedeemOutcome>>) {
-        let mut result = attempt(pool, &batch).await;
-        for _ in 1..ATTEMPTS {
-            if !matches!(result, Err(Failure::Deadlock)) {
-                break;
-            }
-            result = attempt(pool, &batch).await;
-        }
-        match result {
-            Ok(outcomes) => {
-                for (call, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = call.answer.send(Ok(outcome));
-                }
-            }
-            Err(failure) => fail(batch, failure.into_error()),
+    type Answers = Vec<RedeemOutcome>;
+
+    fn attempt(
+        pool: &Pool,
+        batch: &[Call<Redemption, RedeemOutcome>],
+    ) -> impl Future<Output = Result<Vec<RedeemOutcome>, Failure>> + Send {
+        attempt(pool, batch)
+    }
+
+    fn answer(batch: Vec<Call<Redemption, RedeemOutcome>>, outcomes: Vec<RedeemOutcome>) {
+        for (call, outcome) in batch.into_iter().zip(outcomes) {
+            let _ = call.answer.send(Ok(outcome));
         }
     }
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use deadpool_postgres::Pool;
 use payfac_domain::CodeId;
 
-use super::batch::{ATTEMPTS, Batched, Call, Failure, fail};
+use super::batch::{Batched, Call, Failure};
 use crate::{StoreError, SyncOutcome, SyncRequest};
 
 /// Nonce, buyer upsert and code for every call whose nonce was recorded;
@@ -68,25 +68,25 @@ impl Batched for Syncs {
         ]
     }
 
-    async fn execute(pool: &Pool, mut batch: Vec<Call<SyncRequest, SyncOutcome>>) {
-        batch.sort_by(|a, b| buyer(&a.request).cmp(&buyer(&b.request)));
-        let mut result = attempt(pool, &batch).await;
-        for _ in 1..ATTEMPTS {
-            match &result {
-                Err(Failure::UserIdTaken) => {
-                    for call in &mut batch {
-                        call.request.new_user_id = crate::new_user_id();
-                    }
-                }
-                Err(Failure::Deadlock) => {}
-                _ => break,
+    type Answers = Issued;
+
+    fn attempt(
+        pool: &Pool,
+        batch: &[Call<SyncRequest, SyncOutcome>],
+    ) -> impl Future<Output = Result<Issued, Failure>> + Send {
+        attempt(pool, batch)
+    }
+
+    /// A colliding random buyer id: every new buyer gets a fresh one.
+    fn before_retry(batch: &mut [Call<SyncRequest, SyncOutcome>], failure: &Failure) {
+        if matches!(failure, Failure::UserIdTaken) {
+            for call in batch {
+                call.request.new_user_id = crate::new_user_id();
             }
-            result = attempt(pool, &batch).await;
         }
-        let issued = match result {
-            Ok(issued) => issued,
-            Err(failure) => return fail(batch, failure.into_error()),
-        };
+    }
+
+    fn answer(batch: Vec<Call<SyncRequest, SyncOutcome>>, issued: Issued) {
         for call in batch {
             let outcome = issued.get(&call.request.code_hash.0).map_or(
                 SyncOutcome::NonceReused,
@@ -114,7 +114,8 @@ type Issued = HashMap<[u8; 32], (i64, i64)>;
 async fn attempt(pool: &Pool, batch: &[Call<SyncRequest, SyncOutcome>]) -> Result<Issued, Failure> {
     let client = pool.get().await?;
     let statement = client.prepare_cached(SYNC_USERS).await?;
-    let requests: Vec<&SyncRequest> = batch.iter().map(|call| &call.request).collect();
+    let mut requests: Vec<&SyncRequest> = batch.iter().map(|call| &call.request).collect();
+    requests.sort_by(|a, b| buyer(a).cmp(&buyer(b)));
     let column = |field: fn(&SyncRequest) -> &str| -> Vec<&str> {
         requests.iter().map(|request| field(request)).collect()
     };
