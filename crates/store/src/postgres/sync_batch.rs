@@ -39,7 +39,11 @@ WITH input AS (
         email = EXCLUDED.email,
         first_name = COALESCE(EXCLUDED.first_name, buyers.first_name),
         last_name = COALESCE(EXCLUDED.last_name, buyers.last_name),
-        updated_at = EXCLUDED.updated_at
+        updated_at = CASE
+            WHEN (buyers.email, buyers.first_name, buyers.last_name) IS DISTINCT FROM
+                 (EXCLUDED.email, COALESCE(EXCLUDED.first_name, buyers.first_name),
+                  COALESCE(EXCLUDED.last_name, buyers.last_name))
+            THEN EXCLUDED.updated_at ELSE buyers.updated_at END
     RETURNING user_id, merchant_id, merchant_user_no
 ), code AS (
     INSERT INTO codes (secret_hash, user_id, expires_at)

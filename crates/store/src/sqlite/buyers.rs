@@ -42,8 +42,33 @@ pub(super) fn sync_user(
     })
 }
 
+/// The buyer's id, after creating or updating it. A returning buyer whose
+/// stored profile already matches the call is only read: merchants sync
+/// at every sign-in and profiles rarely change, and a write would cost a
+/// random page of the buyers table in the commit (`updated_at` so says
+/// when the profile last changed).
 fn upsert_buyer(connection: &Connection, request: &SyncRequest) -> Result<i64, StoreError> {
     let profile = &request.profile;
+    let unchanged: Option<i64> = connection
+        .prepare_cached(
+            "SELECT user_id FROM buyers
+             WHERE merchant_id = ?1 AND merchant_user_no = ?2 AND email = ?3
+               AND (?4 IS NULL OR first_name IS ?4) AND (?5 IS NULL OR last_name IS ?5)",
+        )?
+        .query_row(
+            params![
+                request.merchant.as_str(),
+                profile.merchant_user_no.as_str(),
+                profile.email.as_str(),
+                profile.first_name.as_ref().map(|n| n.as_str()),
+                profile.last_name.as_ref().map(|n| n.as_str()),
+            ],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let Some(user_id) = unchanged {
+        return Ok(user_id);
+    }
     let mut candidate = request.new_user_id;
     for _ in 0..USER_ID_ATTEMPTS {
         let result = connection

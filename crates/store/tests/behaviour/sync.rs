@@ -36,6 +36,43 @@ backend_tests! {
         assert_eq!(t.count("codes").await, 2);
     }
 
+    /// A call that changes nothing leaves the buyer's `updated_at` where
+    /// it was (SQLite then does not write the row); a changed field moves
+    /// it, and an absent name matching nothing is no change.
+    async fn updated_at_says_when_the_profile_last_changed(t: &TestStore) {
+        let first = sync("M1", "U1");
+        issued(t.store.sync_user(first.clone()).await.unwrap());
+        let updated_at = || t.number("SELECT updated_at FROM buyers");
+
+        let mut same = again(&first);
+        same.now = NOW + 10;
+        issued(t.store.sync_user(same.clone()).await.unwrap());
+        let mut names_absent = again(&same);
+        names_absent.profile.first_name = None;
+        names_absent.profile.last_name = None;
+        names_absent.now = NOW + 20;
+        issued(t.store.sync_user(names_absent).await.unwrap());
+        assert_eq!(updated_at().await, NOW);
+
+        let mut renamed = again(&same);
+        renamed.profile.last_name = Some(name("King"));
+        renamed.now = NOW + 30;
+        issued(t.store.sync_user(renamed).await.unwrap());
+        assert_eq!(updated_at().await, NOW + 30);
+
+        let mut new_email = again(&same);
+        new_email.profile.email = email("new@example.com");
+        new_email.profile.last_name = None;
+        new_email.now = NOW + 40;
+        let (_, code_id) = issued(t.store.sync_user(new_email.clone()).await.unwrap());
+        assert_eq!(updated_at().await, NOW + 40);
+        let buyer = signed_in(t.store.redeem_code(redeem(code_id, new_email.code_hash, NOW)).await.unwrap());
+        assert_eq!(
+            (buyer.email.as_str(), buyer.first_name.as_deref(), buyer.last_name.as_deref()),
+            ("new@example.com", Some("Ada"), Some("King"))
+        );
+    }
+
     /// The same merchantUserNo keeps its id; another merchant's or another
     /// case's is another buyer.
     async fn user_ids_are_stable_and_per_merchant(t: &TestStore) {

@@ -57,7 +57,12 @@ impl TestStore {
 
     /// Rows in `table`, read behind the store's back.
     pub async fn count(&self, table: &str) -> i64 {
-        let sql = format!("SELECT count(*) FROM {table}");
+        self.number(&format!("SELECT count(*) FROM {table}")).await
+    }
+
+    /// The one integer `sql` answers, read behind the store's back.
+    pub async fn number(&self, sql: &str) -> i64 {
+        let sql = sql.to_owned();
         match &self.database {
             Database::Sqlite(dir) => {
                 let path = dir.path().join("payfac.db");
@@ -65,7 +70,7 @@ impl TestStore {
                     let connection = rusqlite::Connection::open(path).expect("open SQLite file");
                     connection
                         .query_row(&sql, [], |row| row.get(0))
-                        .expect("count rows")
+                        .expect("read a number")
                 })
                 .await
                 .expect("count task")
@@ -75,7 +80,7 @@ impl TestStore {
                 client
                     .query_one(sql.as_str(), &[])
                     .await
-                    .expect("count rows")
+                    .expect("read a number")
                     .get(0)
             }
         }
