@@ -1,6 +1,7 @@
 //! Operations (SPEC §7): readiness, several instances on one database,
 //! migrations racing, and an unreachable or vanishing database.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use payfac_store::{StoreError, SyncOutcome};
@@ -133,4 +134,85 @@ async fn postgres_outage_fails_fast_and_recovers() {
     proxy.restore().await;
     store.ping().await.expect("ping after the database is back");
     issued(store.sync_user(sync("M1", "U2")).await.unwrap());
+}
+
+/// A batch that PostgreSQL aborts to break a deadlock runs again and
+/// succeeds. Another session plays the other instance's batch: it holds
+/// the buyer's row, and once our batch (which has inserted its nonce)
+/// waits for that row, it inserts the same nonce, closing the cycle. Its
+/// `deadlock_timeout` is the longer, so our batch is the one aborted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deadlocked_postgres_batch_runs_again() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let store = payfac_store::open(&database.url).await.unwrap();
+    let first = sync("M1", "U1");
+    let (user_id, _) = issued(store.sync_user(first.clone()).await.unwrap());
+
+    let other = database.connect().await;
+    other
+        .batch_execute(
+            "SET deadlock_timeout = '60s'; BEGIN;
+             SELECT 1 FROM buyers WHERE merchant_id = 'M1' AND merchant_user_no = 'U1' FOR UPDATE",
+        )
+        .await
+        .unwrap();
+    let request = again(&first);
+    let nonce = request.nonce.as_str().to_owned();
+    let call = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { store.sync_user(request).await }
+    });
+    wait_for_a_lock_wait(&database).await;
+
+    // Returns once our batch's transaction is gone: aborted, since it
+    // cannot commit while this session holds the buyer.
+    let taken = other
+        .execute(
+            "INSERT INTO nonces (merchant_id, nonce, expires_at) VALUES ('M1', $1, 0)
+             ON CONFLICT DO NOTHING",
+            &[&nonce],
+        )
+        .await
+        .unwrap();
+    assert_eq!(taken, 1, "the batch's nonce was not rolled back");
+    other.batch_execute("ROLLBACK").await.unwrap();
+
+    let (again_id, _) = issued(call.await.unwrap().expect("the batch ran again"));
+    assert_eq!(again_id, user_id);
+    let client = database.connect().await;
+    for (table, rows) in [("nonces", 2), ("buyers", 1), ("codes", 2)] {
+        let count: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(count, rows, "{table}");
+    }
+}
+
+/// Waits until a session of the test database waits for a lock.
+async fn wait_for_a_lock_wait(database: &TestDatabase) {
+    let client = database.connect().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = $1 AND wait_event_type = 'Lock'",
+                &[&database.name()],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the batch never waited for the buyer"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
