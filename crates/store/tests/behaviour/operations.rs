@@ -143,12 +143,12 @@ async fn postgres_outage_fails_fast_and_recovers() {
 /// `deadlock_timeout` is the longer, so our batch is the one aborted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deadlocked_postgres_batch_runs_again() {
-    let Some(database) = TestDatabase::create().await else {
+    let Some(t) = TestStore::postgres().await else {
         return;
     };
-    let store = payfac_store::open(&database.url).await.unwrap();
+    let database = t.postgres_database().expect("a PostgreSQL store");
     let first = sync("M1", "U1");
-    let (user_id, _) = issued(store.sync_user(first.clone()).await.unwrap());
+    let (user_id, _) = issued(t.store.sync_user(first.clone()).await.unwrap());
 
     let other = database.connect().await;
     other
@@ -161,10 +161,10 @@ async fn a_deadlocked_postgres_batch_runs_again() {
     let request = again(&first);
     let nonce = request.nonce.as_str().to_owned();
     let call = tokio::spawn({
-        let store = Arc::clone(&store);
+        let store = Arc::clone(&t.store);
         async move { store.sync_user(request).await }
     });
-    wait_for_a_lock_wait(&database).await;
+    wait_for_a_lock_wait(database).await;
 
     // Returns once our batch's transaction is gone: aborted, since it
     // cannot commit while this session holds the buyer.
@@ -181,15 +181,7 @@ async fn a_deadlocked_postgres_batch_runs_again() {
 
     let (again_id, _) = issued(call.await.unwrap().expect("the batch ran again"));
     assert_eq!(again_id, user_id);
-    let client = database.connect().await;
-    for (table, rows) in [("nonces", 2), ("buyers", 1), ("codes", 2)] {
-        let count: i64 = client
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(count, rows, "{table}");
-    }
+    assert_eq!(t.counts().await, [2, 1, 2, 0]);
 }
 
 /// Waits until a session of the test database waits for a lock.

@@ -55,6 +55,15 @@ impl TestStore {
             .expect("open a second instance")
     }
 
+    /// The PostgreSQL database behind the store, for tests that need
+    /// sessions of their own; `None` on SQLite.
+    pub fn postgres_database(&self) -> Option<&TestDatabase> {
+        match &self.database {
+            Database::Postgres(database) => Some(database),
+            Database::Sqlite(_) => None,
+        }
+    }
+
     /// Rows in `table`, read behind the store's back.
     pub async fn count(&self, table: &str) -> i64 {
         self.number(&format!("SELECT count(*) FROM {table}")).await
