@@ -27,7 +27,7 @@ mode=${1:-}
 case $mode in
   vectors)
     [ $# -le 2 ] || { echo "usage: $0 vectors [VECTORS_JSON]" >&2; exit 2; }
-    vectors="$(abspath "${2:-$root/../shared/test-vectors/signature-vectors.json}")"
+    vectors="$(abspath "${2:-$root/tests/vectors/signature-vectors.json}")"
     ;;
   call)
     [ $# -eq 4 ] || { echo "usage: $0 call BASE_URL MERCHANT_ID KEY_PEM" >&2; exit 2; }

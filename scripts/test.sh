@@ -5,8 +5,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/ensure-postgres.sh
-export PAYFAC_TEST_POSTGRES_URL=${PAYFAC_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+# A PostgreSQL server for the tests: the one at PAYFAC_TEST_POSTGRES_URL
+# (default 127.0.0.1:5432) when it answers, else a throwaway cluster.
+# PostgreSQL tests fail instead of skipping when it is missing.
+source scripts/test-postgres.sh
+scratch=
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  [ -z "$scratch" ] || rm -rf "$scratch"
+  stop_test_postgres
+}
+trap cleanup EXIT
+start_test_postgres
+export PAYFAC_REQUIRE_POSTGRES=1
+
+# The vectors are what an implementation independent of the Rust signer
+# (Python's urllib and the openssl command line) makes of their cases.
+scripts/gen-vectors.py --check
 
 cargo test --workspace --all-targets
 
@@ -21,14 +37,8 @@ cargo build -q -p payfac-cli
 target_dir=$(cargo metadata -q --no-deps --format-version 1 \
   | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 payfac="${target_dir:-target}/debug/payfac"
-vectors=${PAYFAC_TEST_VECTORS:-../shared/test-vectors}
+vectors=tests/vectors
 scratch=$(mktemp -d)
-server_pid=
-stop_server() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$scratch"
-}
-trap stop_server EXIT
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export PAYFAC_DATABASE_URL="sqlite://$scratch/samples.db"
 "$payfac" merchant add SAMPLES --public-key "$vectors/merchant-test.pub.pem" >/dev/null

@@ -13,11 +13,8 @@ import { fileURLToPath } from 'node:url';
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(HERE, '..', '..');
 export const ASSETS_DIR = join(REPO_ROOT, 'crates', 'server', 'assets');
-// shared/ sits beside the repository (…/main and …/shared); PAYFAC_SHARED_DIR overrides.
-export const SHARED_DIR = process.env.PAYFAC_SHARED_DIR
-  ? resolve(process.env.PAYFAC_SHARED_DIR)
-  : resolve(REPO_ROOT, '..', 'shared');
-export const VECTORS_DIR = join(SHARED_DIR, 'test-vectors');
+// The project's own vectors, made by scripts/gen-vectors.py (Python + openssl).
+export const VECTORS_DIR = join(REPO_ROOT, 'tests', 'vectors');
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -37,7 +34,7 @@ export const CSP = "default-src 'self'";
 export function loadVectors() {
   const file = join(VECTORS_DIR, 'signature-vectors.json');
   if (!existsSync(file)) {
-    throw new Error(`signature vectors not found at ${file} (set PAYFAC_SHARED_DIR to the shared/ folder)`);
+    throw new Error(`signature vectors not found at ${file} (scripts/gen-vectors.py writes them)`);
   }
   const vectors = JSON.parse(readFileSync(file, 'utf8'));
   const privateKeyPem = readFileSync(join(VECTORS_DIR, vectors.privateKey || 'merchant-test.key.pem'), 'utf8');

@@ -1,6 +1,6 @@
 // The playground page in headless Chromium against a tiny static server:
 // its signature-string builder and WebCrypto signing must reproduce
-// shared/test-vectors/signature-vectors.json byte for byte, the page must
+// tests/vectors/signature-vectors.json byte for byte, the page must
 // load under the real CSP with no console errors and no request leaving
 // 127.0.0.1, and the Sign/Send flow must send exactly what it signed
 // (checked by a mock merchant API that verifies like the server does).

@@ -3,74 +3,21 @@
 //! `PAYFAC_TEST_POSTGRES_URL` names a server (scripts/test.sh sets it).
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use payfac_domain::random_alphanumeric;
 use payfac_signing::{SigningKey, signature_string};
+use payfac_test_support::postgres::{TestDatabase, with_address};
+use payfac_test_support::proxy::Proxy;
+use payfac_test_support::{free_port, vectors};
 use serde_json::Value;
-
-fn vectors() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/test-vectors")
-}
-
-/// A fresh database on the test server, dropped on drop.
-struct Database {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl Database {
-    async fn create() -> Option<Self> {
-        let admin = std::env::var("PAYFAC_TEST_POSTGRES_URL").ok()?;
-        let name = format!("payfac_mi_{}", random_alphanumeric(10).to_lowercase());
-        execute(&admin, &format!("CREATE DATABASE {name}")).await;
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.as_str(), |(base, _)| base);
-        let url = format!("{base}/{name}");
-        Some(Self { admin, name, url })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let (admin, name) = (self.admin.clone(), self.name.clone());
-        std::thread::spawn(move || {
-            tokio::runtime::Runtime::new().unwrap().block_on(execute(
-                &admin,
-                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            ))
-        })
-        .join()
-        .unwrap();
-    }
-}
-
-async fn execute(url: &str, sql: &str) {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .expect("PostgreSQL at PAYFAC_TEST_POSTGRES_URL");
-    tokio::spawn(connection);
-    client.batch_execute(sql).await.unwrap();
-}
 
 fn payfac(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_payfac"))
         .args(args)
         .output()
         .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A running `payfac serve`, killed on drop.
@@ -80,28 +27,36 @@ struct Instance {
 }
 
 impl Instance {
+    /// Starts `payfac serve` on a free port and waits for `/healthz`; a
+    /// port taken by someone else in between makes it exit, and the start
+    /// is retried on another.
     async fn start(database_url: &str) -> Self {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_payfac"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--database-url", database_url, "--sandbox"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let instance = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
         let http = reqwest::Client::new();
-        for _ in 0..100 {
-            if let Ok(response) = http.get(format!("{}/healthz", instance.base)).send().await
-                && response.status() == 200
-            {
-                return instance;
+        for _ in 0..3 {
+            let port = free_port();
+            let child = Command::new(env!("CARGO_BIN_EXE_payfac"))
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .args(["--database-url", database_url, "--sandbox"])
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut instance = Self {
+                child,
+                base: format!("http://127.0.0.1:{port}"),
+            };
+            for _ in 0..300 {
+                if let Ok(response) = http.get(format!("{}/healthz", instance.base)).send().await
+                    && response.status() == 200
+                {
+                    return instance;
+                }
+                if instance.child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("payfac serve did not start");
     }
@@ -115,7 +70,7 @@ impl Drop for Instance {
 }
 
 struct Cluster {
-    database: Database,
+    database: TestDatabase,
     a: Instance,
     b: Instance,
     key: SigningKey,
@@ -124,7 +79,7 @@ struct Cluster {
 
 /// Registers merchant `MI` with the vectors' public key, through the CLI.
 fn add_vectors_merchant(database_url: &str) {
-    let public = vectors().join("merchant-test.pub.pem");
+    let public = vectors::path(vectors::PUBLIC_KEY);
     let added = payfac(&[
         "merchant",
         "add",
@@ -142,11 +97,11 @@ fn add_vectors_merchant(database_url: &str) {
 }
 
 async fn cluster() -> Option<Cluster> {
-    let database = Database::create().await?;
+    let database = TestDatabase::create().await?;
     add_vectors_merchant(&database.url);
     let a = Instance::start(&database.url).await;
     let b = Instance::start(&database.url).await;
-    let key = std::fs::read_to_string(vectors().join("merchant-test.key.pem")).unwrap();
+    let key = vectors::private_key_pem();
     Some(Cluster {
         database,
         a,
@@ -365,69 +320,16 @@ async fn a_merchant_added_by_the_cli_is_seen_by_both_within_5_s() {
     }
 }
 
-/// A TCP forwarder in front of PostgreSQL that the test can cut and
-/// restore: "the database went away and came back", without stopping the
-/// shared server.
-struct Proxy {
-    address: SocketAddr,
-    target: SocketAddr,
-    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
-}
-
-impl Proxy {
-    async fn start(target: SocketAddr) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = Self {
-            address: listener.local_addr().unwrap(),
-            target,
-            tasks: Default::default(),
-        };
-        proxy.serve(listener);
-        proxy
-    }
-
-    fn cut(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-
-    async fn restore(&self) {
-        self.serve(tokio::net::TcpListener::bind(self.address).await.unwrap());
-    }
-
-    fn serve(&self, listener: tokio::net::TcpListener) {
-        let (target, tasks) = (self.target, self.tasks.clone());
-        let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let forward = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                tasks.lock().unwrap().push(forward.abort_handle());
-            }
-        });
-        self.tasks.lock().unwrap().push(accept.abort_handle());
-    }
-}
-
 #[tokio::test]
 async fn an_outage_answers_10004_and_503_then_recovers_without_restart() {
-    let Some(database) = Database::create().await else {
+    let Some(database) = TestDatabase::create().await else {
         return;
     };
     add_vectors_merchant(&database.url);
-    let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
-    let proxied = database
-        .url
-        .replacen("127.0.0.1:5432", &proxy.address.to_string(), 1);
-    assert_ne!(proxied, database.url, "the test URL names 127.0.0.1:5432");
+    let proxy = Proxy::start(database.address()).await;
+    let proxied = with_address(&database.url, &proxy.address.to_string());
     let instance = Instance::start(&proxied).await;
-    let key = SigningKey::from_pem(
-        &std::fs::read_to_string(vectors().join("merchant-test.key.pem")).unwrap(),
-    )
-    .unwrap();
+    let key = SigningKey::from_pem(&vectors::private_key_pem()).unwrap();
     let http = reqwest::Client::new();
     let send = |request: Signed| {
         let (http, base) = (http.clone(), instance.base.clone());

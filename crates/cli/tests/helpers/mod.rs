@@ -2,24 +2,19 @@
 //! test, and a served instance that is killed when the test ends.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-/// `shared/test-vectors`, next to the repository (or `PAYFAC_TEST_VECTORS`).
-pub fn vectors_dir() -> PathBuf {
-    std::env::var_os("PAYFAC_TEST_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/test-vectors")
-        })
-}
+pub use payfac_test_support::vectors;
+pub use payfac_test_support::{free_port, unix_now};
 
+/// A file of the project's test vectors (`tests/vectors/`).
 pub fn vector(name: &str) -> PathBuf {
-    vectors_dir().join(name)
+    vectors::path(name)
 }
 
 /// Key fixtures of the signing crate (EC, RSA 1024/4096/8192).
@@ -271,13 +266,6 @@ impl Drop for Server {
     }
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free local port")
-}
-
 /// A minimal HTTP/1.1 exchange (`Connection: close`): the status and the
 /// raw head + body, or `None` if nothing answered.
 pub fn http(
@@ -314,12 +302,4 @@ pub fn body_of(response: &str) -> &str {
         .split_once("\r\n\r\n")
         .map(|(_, body)| body)
         .unwrap_or("")
-}
-
-/// Current Unix time in seconds.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
 }

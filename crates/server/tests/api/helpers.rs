@@ -8,20 +8,16 @@ use payfac_domain::{MerchantId, random_alphanumeric};
 use payfac_server::{Application, Config};
 use payfac_signing::{SigningKey, VerifyingKey, generate_key_pair, signature_string};
 use payfac_store::{Store, StoredKey};
+use payfac_test_support::vectors;
 use serde_json::Value;
 
 pub const MERCHANT: &str = "MERCHANT001";
 
-pub fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/test-vectors")
-}
-
-/// The shared throwaway key pair of the test vectors.
+/// The throwaway key pair of the project's test vectors.
 pub fn vector_keys() -> (SigningKey, VerifyingKey) {
-    let read = |name: &str| std::fs::read_to_string(vectors_dir().join(name)).unwrap();
     (
-        SigningKey::from_pem(&read("merchant-test.key.pem")).unwrap(),
-        VerifyingKey::parse(&read("merchant-test.pub.pem")).unwrap(),
+        SigningKey::from_pem(&vectors::private_key_pem()).unwrap(),
+        VerifyingKey::parse(&vectors::public_key_pem()).unwrap(),
     )
 }
 

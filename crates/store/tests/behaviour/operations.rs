@@ -90,19 +90,7 @@ async fn postgres_outage_fails_fast_and_recovers() {
     let Some(database) = TestDatabase::create().await else {
         return;
     };
-    let config: tokio_postgres::Config = database.url.parse().unwrap();
-    let target = match (&config.get_hosts()[0], config.get_ports().first()) {
-        (tokio_postgres::config::Host::Tcp(host), port) => {
-            format!("{host}:{}", port.copied().unwrap_or(5432))
-        }
-        _ => return eprintln!("outage test needs a TCP PostgreSQL URL; skipped"),
-    };
-    let target = tokio::net::lookup_host(&target)
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = Proxy::start(target).await;
+    let proxy = Proxy::start(database.address()).await;
     let url = with_address(&database.url, &proxy.address.to_string());
     let store = payfac_store::open(&url).await.unwrap();
     store.ping().await.unwrap();

@@ -3,8 +3,8 @@
 
 pub mod backend;
 pub mod fixtures;
-pub mod postgres;
-pub mod proxy;
+
+pub use payfac_test_support::{postgres, proxy};
 
 pub use backend::TestStore;
 pub use fixtures::*;
@@ -12,7 +12,8 @@ pub use fixtures::*;
 /// Writes each behaviour once and runs it per backend: every
 /// `async fn name(t: &TestStore) { … }` becomes a module `name` with the
 /// tests `name::sqlite` (always) and `name::postgres` (when
-/// `PAYFAC_TEST_POSTGRES_URL` is set; otherwise it passes without running).
+/// `PAYFAC_TEST_POSTGRES_URL` is set; otherwise it says on the terminal that
+/// it skipped, and fails when `PAYFAC_REQUIRE_POSTGRES=1`).
 /// Each run gets its own database, dropped afterwards even on failure.
 macro_rules! backend_tests {
     ($(

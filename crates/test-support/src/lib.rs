@@ -1,0 +1,28 @@
+//! Test support shared by every crate of the workspace, as a
+//! dev-dependency only: the project's signature vectors, a fresh
+//! PostgreSQL database per test, and a TCP proxy a test can cut.
+//!
+//! One home for each, so that a change to how tests find the vectors or
+//! the database server is made once.
+
+pub mod postgres;
+pub mod proxy;
+pub mod vectors;
+
+/// A free TCP port on 127.0.0.1, for a child process to bind. Another
+/// process can take it before the child does; callers that start servers
+/// retry with a new port when the bind fails.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free local port")
+}
+
+/// Current Unix time in seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .expect("clock after 1970")
+}
