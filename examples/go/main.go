@@ -35,7 +35,7 @@ import (
 	"time"
 )
 
-// sortedParams implements SPEC §2: split on '&' (skip empty parts), split at
+// sortedParams implements docs/PROTOCOL.md §2: split on '&' (skip empty parts), split at
 // the first '=', form-urlencoded-decode ('+' is a space), sort by key then
 // value (Go string comparison is UTF-8 byte order), join as k=v&k=v.
 func sortedParams(rawQuery string) (string, error) {

@@ -35,7 +35,7 @@ import java.util.stream.Collectors;
 
 public class PayfacSign {
 
-    // SPEC §2 sorted_params: split on '&' (skip empty parts), split at the first '=',
+    // docs/PROTOCOL.md §2 sorted_params: split on '&' (skip empty parts), split at the first '=',
     // form-urlencoded-decode ('+' is a space), sort by key then value in UTF-8 byte
     // order (String.compareTo would use UTF-16 order, which differs for some characters).
     static String sortedParams(String rawQuery) {

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 // application/x-www-form-urlencoded decoding: '+' is a space, then %XX (UTF-8).
 const formDecode = (s) => decodeURIComponent(s.replace(/\+/g, ' '));
 
-// SPEC §2 sorted_params: split on '&' (skip empty parts), split at the first '=',
+// docs/PROTOCOL.md §2 sorted_params: split on '&' (skip empty parts), split at the first '=',
 // decode, sort by key then value in UTF-8 byte order (NOT JS's UTF-16 order).
 function sortedParams(rawQuery) {
   const pairs = rawQuery.split('&').filter((p) => p !== '').map((part) => {

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 
 def sorted_params(raw_query: str) -> str:
-    """SPEC §2: split on '&' (skip empty parts), split at the first '=',
+    """docs/PROTOCOL.md §2: split on '&' (skip empty parts), split at the first '=',
     form-urlencoded-decode key and value ('+' is a space), sort by key then
     value (Python str order = code point order = UTF-8 byte order)."""
     pairs = []

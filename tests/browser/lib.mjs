@@ -148,7 +148,7 @@ export function startStaticServer({ api } = {}) {
   });
 }
 
-// Independent Node reference of SPEC §2's sorted_params (WHATWG
+// Independent Node reference of docs/PROTOCOL.md §2's sorted_params (WHATWG
 // URLSearchParams parsing is exactly application/x-www-form-urlencoded),
 // used by the mock API to check what the page sends.
 export function referenceSortedParams(rawQuery) {

@@ -1,4 +1,4 @@
-//! The `payfac` command line as SPEC §6 describes it, driven through the
+//! The `payfac` command line as docs/PROTOCOL.md §9 describes it, driven through the
 //! real binary: merchant administration, keygen, sign (against the shared
 //! signature vectors), user-sync against a served instance, and `--help`.
 

@@ -1,4 +1,4 @@
-//! SPEC §7: several `payfac serve` processes on one PostgreSQL database,
+//! docs/PROTOCOL.md §10: several `payfac serve` processes on one PostgreSQL database,
 //! and recovery from a database outage. Runs when
 //! `PAYFAC_TEST_POSTGRES_URL` names a server (scripts/test.sh sets it).
 

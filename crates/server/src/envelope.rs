@@ -1,6 +1,6 @@
 //! The merchant API's JSON envelope and its error codes.
 //!
-//! `ApiError` maps one-to-one onto the codes of SPEC §3; its
+//! `ApiError` maps one-to-one onto the codes of docs/PROTOCOL.md §3; its
 //! `IntoResponse` is the only place an error becomes an answer, and the
 //! only place an unexpected failure is logged.
 

@@ -1,4 +1,4 @@
-//! The store's behaviour contract (SPEC §2, §4, §5, §7), written once and
+//! The store's behaviour contract (docs/PROTOCOL.md §5, §7, §8, §10), written once and
 //! run against every backend: SQLite always, PostgreSQL when
 //! `PAYFAC_TEST_POSTGRES_URL` names a server (each test then creates its
 //! own database and drops it afterwards).

@@ -76,7 +76,7 @@ pub async fn user_sync(
     response
 }
 
-/// The checks of SPEC §3 in their order: route, body size, signature,
+/// The checks of docs/PROTOCOL.md §3 in their order: route, body size, signature,
 /// content type and JSON, then replay and persistence in one transaction.
 /// `merchant` is `None` when the route, version or merchant is unknown.
 async fn handle(

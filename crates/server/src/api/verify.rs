@@ -1,4 +1,4 @@
-//! Request signature verification (SPEC §2).
+//! Request signature verification (docs/PROTOCOL.md §2, §4).
 
 use axum::http::HeaderMap;
 use payfac_domain::{Nonce, Timestamp};

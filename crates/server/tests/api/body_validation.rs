@@ -1,4 +1,4 @@
-//! SPEC §3 and §4, 10002: body size, content type, JSON and field rules.
+//! docs/PROTOCOL.md §3 and §7, 10002: body size, content type, JSON and field rules.
 
 use serde_json::json;
 

@@ -1,4 +1,4 @@
-//! SPEC §3, 10001: route, merchant and version.
+//! docs/PROTOCOL.md §3, 10001: route, merchant and version.
 
 use payfac_domain::{MerchantId, MerchantStatus};
 

@@ -1,4 +1,4 @@
-//! SPEC §5: buyer sign-in by authorization code on platform pages.
+//! docs/PROTOCOL.md §8: buyer sign-in by authorization code on platform pages.
 
 use std::collections::HashSet;
 

@@ -1,4 +1,4 @@
-//! SPEC §2 and §3, 10003: signing headers, window, signature, replay, and
+//! docs/PROTOCOL.md §2 to §5, 10003: signing headers, window, signature, replay, and
 //! sandbox diagnostics.
 
 use crate::helpers::{Call, TestApp, fresh_keys, now, spawn_app, spawn_app_with};

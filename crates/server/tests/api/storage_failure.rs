@@ -1,4 +1,4 @@
-//! SPEC §3, 10004: a storage failure persists nothing and the same request
+//! docs/PROTOCOL.md §3, 10004: a storage failure persists nothing and the same request
 //! may be retried unchanged.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! SPEC §4: the buyer upsert, userId and the authorization code.
+//! docs/PROTOCOL.md §7: the buyer upsert, userId and the authorization code.
 
 use payfac_domain::{AuthorizationCode, SecretHash};
 use serde_json::json;

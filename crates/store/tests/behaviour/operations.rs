@@ -1,4 +1,4 @@
-//! Operations (SPEC §7): readiness, several instances on one database,
+//! Operations (docs/PROTOCOL.md §10): readiness, several instances on one database,
 //! migrations racing, and an unreachable or vanishing database.
 
 use std::sync::Arc;
