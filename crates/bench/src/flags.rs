@@ -1,0 +1,119 @@
+//! The command line of `payfac-bench`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+use crate::load::Kind;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServerLog {
+    /// Format every log line and write it to /dev/null (the cost of
+    /// `payfac serve` logging, minus the terminal).
+    Null,
+    /// Format and drop in memory (no write syscall).
+    Sink,
+    /// The server's real stderr.
+    Stderr,
+    /// No subscriber at all: logging costs nothing.
+    Off,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "payfac-bench",
+    about = "Benchmark payfac: /healthz, user-sync (new and returning buyers) and code redemption"
+)]
+pub struct Args {
+    /// Storage backend of the fresh store.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    pub backend: BackendKind,
+    /// Seconds each timed phase runs.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Concurrent keep-alive HTTP/1.1 connections, one client task each.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Make the last line of stdout one JSON object with every figure.
+    #[arg(long)]
+    pub json: bool,
+    /// Buyers stored before the phases; the returning-buyer phase and the
+    /// redemption codes pick from them.
+    #[arg(long, default_value_t = 10_000)]
+    pub buyers: u64,
+    /// Merchants registered, each with a fresh 2048-bit key; requests are
+    /// spread over them round-robin.
+    #[arg(long, default_value_t = 4)]
+    pub merchants: usize,
+    /// Worker threads of the server's runtime.
+    #[arg(long, default_value_t = 2)]
+    pub server_threads: usize,
+    /// Worker threads of the load generator's runtime.
+    #[arg(long, default_value_t = 2)]
+    pub client_threads: usize,
+    /// Requests signed for each signed phase, instead of the estimate from
+    /// a short untimed warm-up (rate × duration × 2).
+    #[arg(long)]
+    pub presign: Option<usize>,
+    /// Phases to run, comma separated, of healthz, sync-new,
+    /// sync-returning, redeem (all by default; useful while profiling).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "healthz,sync-new,sync-returning,redeem"
+    )]
+    pub phases: Vec<Kind>,
+    /// Where the server's request logs go.
+    #[arg(long, value_enum, default_value = "null")]
+    pub server_log: ServerLog,
+    /// Folder for the SQLite database's temporary directory.
+    #[arg(long)]
+    pub db_dir: Option<PathBuf>,
+    /// PostgreSQL server to create the throwaway database on.
+    #[arg(
+        long,
+        env = "PAYFAC_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub postgres_url: String,
+    /// Before each timed phase, wait up to this many seconds for other
+    /// processes to leave the CPU nearly idle (0: never wait).
+    #[arg(long, default_value_t = 60)]
+    pub quiet_wait: u64,
+    /// Measure only the one /healthz phase, not also a /healthz run right
+    /// before each other phase (ratios then all use that one).
+    #[arg(long)]
+    pub single_healthz: bool,
+    /// Instead of the timed phases: a steady mixed load (user-sync, then
+    /// the redemption of its code) for this many seconds, with the purge
+    /// running, printing table row counts as it goes.
+    #[arg(long)]
+    pub steady: Option<u64>,
+    /// Steady mode: user-syncs per second (each followed by a redemption).
+    #[arg(long, default_value_t = 200)]
+    pub rate: u64,
+    /// Steady mode: share of user-syncs for new buyers, in percent.
+    #[arg(long, default_value_t = 10)]
+    pub new_buyer_percent: u64,
+    /// Steady mode: timestamp window (seconds).
+    #[arg(long, default_value_t = 60)]
+    pub steady_window_secs: i64,
+    /// Steady mode: code TTL (seconds).
+    #[arg(long, default_value_t = 60)]
+    pub steady_code_ttl_secs: i64,
+    /// Steady mode: session lifetime (seconds).
+    #[arg(long, default_value_t = 120)]
+    pub steady_session_secs: i64,
+    /// Steady mode: purge interval (seconds).
+    #[arg(long, default_value_t = 10)]
+    pub steady_purge_secs: u64,
+    /// Steady mode: seconds between row-count reports.
+    #[arg(long, default_value_t = 30)]
+    pub report_every: u64,
+}
