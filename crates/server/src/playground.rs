@@ -76,3 +76,87 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::MODULES;
+    use crate::api::SignatureFailure;
+
+    /// The variants given, as an array, and a compile error when one is
+    /// missing: the same list is the arms of an exhaustive `match`, so a
+    /// new `SignatureFailure` cannot be added without listing it here.
+    macro_rules! every {
+        ($($variant:ident),+ $(,)?) => {{
+            let _exhaustive = |failure: SignatureFailure| match failure {
+                $(SignatureFailure::$variant)|+ => {}
+            };
+            [$(SignatureFailure::$variant),+]
+        }};
+    }
+
+    fn server_reasons() -> BTreeSet<&'static str> {
+        every!(
+            MissingHeader,
+            BadTimestamp,
+            ClockSkew,
+            BadNonce,
+            NonceReused,
+            BadSignatureEncoding,
+            NoKeyMatched,
+        )
+        .into_iter()
+        .map(SignatureFailure::as_str)
+        .collect()
+    }
+
+    fn module(name: &str) -> &'static str {
+        MODULES
+            .iter()
+            .find(|(served, _)| *served == name)
+            .map(|(_, source)| *source)
+            .unwrap_or_else(|| panic!("{name} is not served"))
+    }
+
+    /// The keys of `export const REASONS = Object.freeze({ … });`: its
+    /// lines of the form `  name: {` (the layout explanations.mjs keeps).
+    fn page_reasons() -> BTreeSet<&'static str> {
+        let source = module("explanations.mjs");
+        let opening = "export const REASONS = Object.freeze({\n";
+        let start = source.find(opening).expect("REASONS is declared") + opening.len();
+        let end = start + source[start..].find("\n});").expect("REASONS is closed");
+        source[start..end]
+            .lines()
+            .filter_map(|line| line.strip_prefix("  ")?.strip_suffix(": {"))
+            .filter(|key| !key.starts_with(' '))
+            .collect()
+    }
+
+    #[test]
+    fn the_page_explains_exactly_the_servers_signature_failures() {
+        let server = server_reasons();
+        let page = page_reasons();
+        let unexplained: Vec<_> = server.difference(&page).collect();
+        let stale: Vec<_> = page.difference(&server).collect();
+        assert!(
+            unexplained.is_empty() && stale.is_empty(),
+            "assets/playground/explanations.mjs REASONS must have one entry per \
+             SignatureFailure: missing {unexplained:?}, not a server reason {stale:?}"
+        );
+    }
+
+    /// A module added to assets/playground/ but not to `MODULES` would load
+    /// in the browser tests' static server and 404 in production.
+    #[test]
+    fn every_module_file_is_served() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/playground");
+        let files: BTreeSet<String> = std::fs::read_dir(dir)
+            .expect("assets/playground exists")
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(".mjs"))
+            .collect();
+        let served: BTreeSet<String> = MODULES.iter().map(|(name, _)| name.to_string()).collect();
+        assert_eq!(files, served);
+    }
+}
