@@ -3,12 +3,13 @@
 //! it, and reads the sandbox diagnostics. Assets are embedded.
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-use crate::AppState;
 use crate::pages::harden;
+use crate::{AppState, Config};
 
 /// The page's ES modules, served at `/assets/playground/{name}`. `ui.mjs`
 /// is the entry point; it imports the others by relative URL.
@@ -25,11 +26,32 @@ const MODULES: &[(&str, &str)] = &[
     ),
 ];
 
-pub fn routes() -> Router<AppState> {
-    let mut router = Router::new()
-        .route("/playground", get(page))
-        .route("/assets/playground.css", get(stylesheet))
-        .route("/openapi.json", get(crate::api::openapi::openapi_json));
+/// Where the page's HTML takes the environment banner.
+const BANNER_SLOT: &str = "<!-- environment banner -->";
+
+/// Shown at the top of the page on a service without `--sandbox`: requests
+/// sent from here are real, and a private key pasted into a web page is
+/// exposed to whatever else runs in that browser.
+const PRODUCTION_BANNER: &str = r#"<div id="production-banner" class="env-banner" role="alert">
+  <strong>This is the production payfac service, not the sandbox.</strong>
+  Requests sent from this page are real. Paste only test keys here &mdash; never a production private key.
+</div>"#;
+
+/// `/openapi.json` always (it holds no secret); the playground and its
+/// assets only on a sandbox service or with `--playground`, elsewhere they
+/// are unknown paths (the site's 404).
+pub fn routes(config: &Config) -> Router<AppState> {
+    let router = Router::new().route("/openapi.json", get(crate::api::openapi::openapi_json));
+    if !(config.sandbox || config.playground) {
+        return router;
+    }
+    let page = page(!config.sandbox);
+    let mut router = router
+        .route(
+            "/playground",
+            get(move || async move { harden(Html(page).into_response()) }),
+        )
+        .route("/assets/playground.css", get(stylesheet));
     // One route per module, so an unknown name falls through to the site's
     // 404 like any other path.
     for &(name, source) in MODULES {
@@ -41,8 +63,11 @@ pub fn routes() -> Router<AppState> {
     router
 }
 
-async fn page() -> Response {
-    harden(Html(include_str!("../assets/playground.html")).into_response())
+/// The page's HTML, with the production banner when it is not a sandbox.
+fn page(production: bool) -> Bytes {
+    let html = include_str!("../assets/playground.html");
+    let banner = if production { PRODUCTION_BANNER } else { "" };
+    Bytes::from(html.replacen(BANNER_SLOT, banner, 1))
 }
 
 async fn stylesheet() -> Response {

@@ -16,7 +16,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/pay-fac/{merchant}/{version}/user", any(api::user_sync))
         .merge(pages::routes())
-        .merge(playground::routes())
+        .merge(playground::routes(&state.config))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
