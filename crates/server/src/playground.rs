@@ -8,7 +8,6 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-use crate::pages::harden;
 use crate::{AppState, Config};
 
 /// The page's ES modules, served at `/assets/playground/{name}`. `ui.mjs`
@@ -47,10 +46,7 @@ pub fn routes(config: &Config) -> Router<AppState> {
     }
     let page = page(!config.sandbox);
     let mut router = router
-        .route(
-            "/playground",
-            get(move || async move { harden(Html(page).into_response()) }),
-        )
+        .route("/playground", get(move || async move { Html(page) }))
         .route("/assets/playground.css", get(stylesheet));
     // One route per module, so an unknown name falls through to the site's
     // 404 like any other path.

@@ -23,6 +23,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            pages::harden,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             pages::redeem_code_in_query,
         ))
         .layer(axum::middleware::from_fn(track_requests))
