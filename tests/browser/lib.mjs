@@ -4,15 +4,22 @@
 // server uses, and a page watcher that records console errors and any
 // request that leaves 127.0.0.1.
 
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(HERE, '..', '..');
 export const ASSETS_DIR = join(REPO_ROOT, 'crates', 'server', 'assets');
+// The page's ES modules (crates/server/src/playground.rs serves the same).
+export const PLAYGROUND_MODULES = readdirSync(join(ASSETS_DIR, 'playground')).filter((n) => n.endsWith('.mjs')).sort();
+
+// Imports one of the page's modules into Node (e.g. 'signing.mjs').
+export function importModule(name) {
+  return import(pathToFileURL(join(ASSETS_DIR, 'playground', name)).href);
+}
 // The project's own vectors, made by scripts/gen-vectors.py (Python + openssl).
 export const VECTORS_DIR = join(REPO_ROOT, 'tests', 'vectors');
 
@@ -106,9 +113,11 @@ export function watchPage(page, allowedHost) {
 export function startStaticServer({ api } = {}) {
   const routes = {
     '/playground': ['playground.html', 'text/html; charset=utf-8'],
-    '/assets/playground.js': ['playground.js', 'text/javascript; charset=utf-8'],
     '/assets/playground.css': ['playground.css', 'text/css; charset=utf-8'],
   };
+  for (const name of PLAYGROUND_MODULES) {
+    routes[`/assets/playground/${name}`] = [join('playground', name), 'text/javascript; charset=utf-8'];
+  }
   const server = createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -156,3 +165,20 @@ export function referenceSortedParams(rawQuery) {
   pairs.sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])) || Buffer.compare(Buffer.from(a[1]), Buffer.from(b[1])));
   return pairs.map(([k, v]) => `${k}=${v}`).join('&');
 }
+
+// docs/PROTOCOL.md §2's sorted_params on awkward queries: [rawQuery, want].
+// Checked in Node (modules.test.mjs) and in Chromium (page.test.mjs).
+export const SORTED_PARAMS_CASES = [
+  ['', ''],
+  ['&b=1&&a&', 'a=&b=1'],
+  ['k=a=b', 'k=a=b'],
+  // U+FF21 (EF BC A1) sorts before U+1F600 (F0 9F 98 80) in UTF-8 byte
+  // order, after it in JavaScript's UTF-16 order.
+  ['k=%F0%9F%98%80&k=%EF%BC%A1', 'k=\uFF21&k=\u{1F600}'],
+  ['%F0%9F%98%80=1&%EF%BC%A1=2', '\uFF21=2&\u{1F600}=1'],
+  ['a+b=c+d&a%2Bb=%26', 'a b=c d&a+b=&'],
+  ['x=100%&y=%zz&z=%4', 'x=100%&y=%zz&z=%4'],
+  ['bad=%FF', 'bad=\uFFFD'],
+  ['bom=%EF%BB%BFx', 'bom=\uFEFFx'],
+  ['B=1&a=1&_=1', 'B=1&_=1&a=1'],
+];

@@ -1,7 +1,8 @@
 // End to end through the real service: the playground page in headless
 // Chromium makes a merchant's first signed call against `payfac serve
 // --sandbox`, signs the buyer in with the returned code, and explains a
-// replayed nonce and an unregistered key.
+// replayed nonce and an unregistered key; against `payfac serve
+// --playground` (no sandbox) the page says it is the production service.
 //
 // Needs the built binary: PAYFAC_BIN=target/debug/payfac node --test tests/browser/playground.e2e.test.mjs
 // Without PAYFAC_BIN the test reports itself as skipped.
@@ -199,6 +200,38 @@ test('playground against payfac serve --sandbox: sign, send, sign in, explain fa
   assert.ok(await page.locator('#clock-panel').isVisible());
 
   assert.deepEqual(watch.offsiteRequests, [], 'no request left 127.0.0.1');
+  assert.deepEqual(watch.pageErrors, []);
+  assert.deepEqual(watch.unexpectedConsoleErrors(), []);
+});
+
+test('playground on a production service (--playground alone) shows the production banner', {
+  skip: PAYFAC_BIN ? false : 'PAYFAC_BIN is not set (path to the built payfac binary)',
+  timeout: 120_000,
+}, async (t) => {
+  assert.ok(existsSync(PAYFAC_BIN), `PAYFAC_BIN=${PAYFAC_BIN} does not exist`);
+  const dir = mkdtempSync(join(tmpdir(), 'payfac-pg-prod-'));
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const server = startServer(['serve', '--listen', `127.0.0.1:${port}`, '--playground', '--insecure-cookies',
+    '--database-url', `sqlite://${dir}/p.db`]);
+  let browser = null;
+  t.after(async () => {
+    await browser?.close().catch(() => {});
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await waitHealthy(origin, server);
+
+  browser = await launchBrowser();
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  const watch = watchPage(page, `127.0.0.1:${port}`);
+  const resp = await page.goto(`${origin}/playground`, { waitUntil: 'load' });
+  assert.equal(resp.status(), 200, `GET /playground\n${server.log()}`);
+  await page.waitForSelector('html[data-ready="true"]', { timeout: 10_000 });
+  const banner = page.locator('#production-banner');
+  assert.ok(await banner.isVisible(), 'the production banner is visible');
+  assert.match(await banner.textContent(), /production payfac service, not the sandbox/);
+  assert.match(await banner.textContent(), /only test keys/);
   assert.deepEqual(watch.pageErrors, []);
   assert.deepEqual(watch.unexpectedConsoleErrors(), []);
 });

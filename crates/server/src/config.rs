@@ -16,6 +16,9 @@ pub struct Config {
     pub insecure_cookies: bool,
     /// Merchant test environment: 10003 answers carry `debug`.
     pub sandbox: bool,
+    /// Serve the API Playground even without `sandbox`, with a banner that
+    /// this is the production service. With `sandbox` it is always served.
+    pub playground: bool,
     /// A session unused this long is over.
     pub session_idle_secs: i64,
     /// A session is over this long after sign-in, used or not.
@@ -36,6 +39,7 @@ impl Default for Config {
             code_ttl_secs: 300,
             insecure_cookies: false,
             sandbox: false,
+            playground: false,
             session_idle_secs: 2 * 60 * 60,
             session_max_secs: 24 * 60 * 60,
             merchant_refresh: Duration::from_secs(1),

@@ -16,11 +16,15 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/pay-fac/{merchant}/{version}/user", any(api::user_sync))
         .merge(pages::routes())
-        .merge(playground::routes())
+        .merge(playground::routes(&state.config))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pages::harden,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             pages::redeem_code_in_query,

@@ -38,6 +38,10 @@ pub struct Args {
     /// Merchant test environment: signature errors carry a `debug` reason.
     #[arg(long, env = "PAYFAC_SANDBOX")]
     sandbox: bool,
+    /// Serve the API Playground (/playground) without --sandbox too, under a
+    /// banner that this is the production service.
+    #[arg(long, env = "PAYFAC_PLAYGROUND")]
+    playground: bool,
     /// Register a demo merchant with a fresh key pair in ./demo-merchant/.
     #[arg(long, env = "PAYFAC_DEMO")]
     demo: bool,
@@ -70,6 +74,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         code_ttl_secs: args.code_ttl_secs,
         insecure_cookies: args.insecure_cookies,
         sandbox: args.sandbox,
+        playground: args.playground,
         session_idle_secs: args.session_idle_secs,
         session_max_secs: args.session_max_secs,
         ..Config::default()
@@ -79,6 +84,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         listen = %args.listen,
         database = %payfac_store::redact_url(&args.database.database_url),
         sandbox = args.sandbox,
+        playground = args.sandbox || args.playground,
         "payfac is serving"
     );
     if let Some(key) = demo_key {

@@ -6,7 +6,9 @@ mod sign_in;
 mod views;
 
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{get, post};
 
@@ -30,9 +32,32 @@ pub fn routes() -> Router<AppState> {
         .route("/favicon.ico", get(views::favicon))
 }
 
-/// Headers every page carries: no framing, no sniffing, scripts and styles
-/// from this origin only, and no caching of personal pages.
-pub fn harden(mut response: Response) -> Response {
+/// `Strict-Transport-Security`: one year, the usual minimum. No
+/// `includeSubDomains` (the service does not speak for other hosts of its
+/// domain) and no `preload` (the domain owner's decision).
+pub const HSTS: &str = "max-age=31536000";
+
+/// Headers every HTML page carries: no framing, no sniffing, scripts and
+/// styles from this origin only, no referrer; and HSTS when session cookies
+/// are `Secure`, i.e. the service is reached over HTTPS (with
+/// `--insecure-cookies`, plain-HTTP development, a browser must not be told
+/// to insist on HTTPS for that host for a year).
+///
+/// A layer over the whole router (`startup::router`), so every `text/html`
+/// response has them, the 404 page and the playground included. A header
+/// the handler set itself is kept.
+pub async fn harden(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    if !html {
+        return response;
+    }
+    let hsts =
+        (!state.config.insecure_cookies).then_some((header::STRICT_TRANSPORT_SECURITY, HSTS));
     let headers = response.headers_mut();
     for (name, value) in [
         (
@@ -42,7 +67,10 @@ pub fn harden(mut response: Response) -> Response {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),
-    ] {
+    ]
+    .into_iter()
+    .chain(hsts)
+    {
         headers
             .entry(name)
             .or_insert(HeaderValue::from_static(value));

@@ -8,7 +8,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use payfac_domain::Buyer;
 
-use super::harden;
 use super::session::CurrentBuyer;
 
 /// A buyer as pages show one.
@@ -103,13 +102,11 @@ struct NotFoundPage {
     buyer: Option<BuyerView>,
 }
 
-/// Renders a page with the hardening headers; pages show personal data, so
-/// none is cached.
+/// Renders a page (`super::harden` adds the hardening headers); pages show
+/// personal data, so none is cached.
 fn render(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {
-        Ok(html) => {
-            harden((status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response())
-        }
+        Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
         Err(error) => {
             tracing::error!(%error, "template rendering failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -5,6 +5,7 @@ mod helpers;
 
 mod body_validation;
 mod pages;
+mod playground;
 mod races;
 mod routing;
 mod sign_in;

@@ -1,6 +1,67 @@
 //! Page plumbing: headers, assets and unknown paths.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+
+/// Every kind of HTML page: the buyer pages, the 404 page and the
+/// playground (served here because the apps below are sandboxes).
+const PAGES: [&str; 6] = [
+    "/",
+    "/items/1",
+    "/orders",
+    "/account",
+    "/no/such/page",
+    "/playground",
+];
+
+/// Asserts the hardening headers on every page, and HSTS exactly when
+/// `hsts` says so.
+async fn assert_hardened(app: &TestApp, hsts: bool) {
+    for path in PAGES {
+        let response = app.get(path, None).await;
+        let headers = response.headers();
+        let expected = if path == "/no/such/page" { 404 } else { 200 };
+        assert_eq!(response.status(), expected, "{path}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(
+            !csp.contains("script-src"),
+            "{path}: scripts follow default-src: {csp}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        match headers.get("strict-transport-security") {
+            Some(value) if hsts => assert_eq!(value, "max-age=31536000", "{path}"),
+            None if !hsts => {}
+            other => panic!("{path}: strict-transport-security {other:?}, expected: {hsts}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_secure_cookies_every_page_is_hardened_and_has_hsts() {
+    let app = spawn_app_with(|config| config.sandbox = true).await;
+    assert_hardened(&app, true).await;
+}
+
+#[tokio::test]
+async fn with_insecure_cookies_every_page_is_hardened_without_hsts() {
+    let app = spawn_app_with(|config| {
+        config.sandbox = true;
+        config.insecure_cookies = true;
+    })
+    .await;
+    assert_hardened(&app, false).await;
+}
 
 #[tokio::test]
 async fn pages_are_hardened_and_not_cached() {
