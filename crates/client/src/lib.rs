@@ -8,45 +8,16 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use payfac_signing::{SigningKey, signature_string};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The request body of `POST /pay-fac/{merchant}/v1/user`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserSync {
-    pub merchant_user_no: String,
-    pub email: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
-}
-
 /// `data` of a `0000` answer.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Issued {
-    pub user_id: String,
-    pub authorization_code: String,
-}
+pub use payfac_api_types::Issued;
+/// The request body of `POST /pay-fac/{merchant}/v1/user`.
+pub use payfac_api_types::UserSyncBody as UserSync;
 
-impl std::fmt::Display for Issued {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "userId {}", self.user_id)
-    }
-}
-
-/// The response envelope, as the service sent it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-pub struct Envelope {
-    pub code: String,
-    pub msg: String,
-    pub time: String,
-    pub data: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub debug: Option<Value>,
-}
+/// The response envelope, as the service sent it; `data` is kept as JSON
+/// so that an answer of any code can be shown whole.
+pub type Envelope = payfac_api_types::Envelope<Value>;
 
 /// The error codes of the API, one variant each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

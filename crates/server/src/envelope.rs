@@ -4,38 +4,45 @@
 //! `IntoResponse` is the only place an error becomes an answer, and the
 //! only place an unexpected failure is logged.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use payfac_api_types::{Envelope, code};
 use serde::Serialize;
 
-use crate::api::SignatureFailure;
+pub use payfac_api_types::SignatureDebug;
 
 /// The envelope code of a response, for the request log and metrics.
 #[derive(Debug, Clone, Copy)]
 pub struct ResultCode(pub &'static str);
 
-#[derive(Serialize)]
-struct Envelope<T: Serialize> {
-    code: &'static str,
-    msg: String,
-    time: String,
-    data: Option<T>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    debug: Option<SignatureDebug>,
+/// Why a request's signature was refused. Logged and counted always;
+/// returned to the caller only in sandbox mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureFailure {
+    MissingHeader,
+    BadTimestamp,
+    ClockSkew,
+    BadNonce,
+    NonceReused,
+    BadSignatureEncoding,
+    NoKeyMatched,
 }
 
-/// Sandbox-only diagnostics of a 10003.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SignatureDebug {
-    /// missing_header, bad_timestamp, clock_skew, bad_nonce, nonce_reused,
-    /// bad_signature_encoding or no_key_matched.
-    pub reason: &'static str,
-    /// The server's Unix time in seconds.
-    pub server_time: i64,
-    /// The exact string the server verified.
-    pub signature_string: String,
+impl SignatureFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingHeader => "missing_header",
+            Self::BadTimestamp => "bad_timestamp",
+            Self::ClockSkew => "clock_skew",
+            Self::BadNonce => "bad_nonce",
+            Self::NonceReused => "nonce_reused",
+            Self::BadSignatureEncoding => "bad_signature_encoding",
+            Self::NoKeyMatched => "no_key_matched",
+        }
+    }
 }
 
 /// `yyyy-MM-dd HH:mm:ss`, UTC.
@@ -48,7 +55,13 @@ pub fn envelope_time() -> String {
 
 /// A `0000` answer.
 pub fn success<T: Serialize>(data: T) -> Response {
-    respond(StatusCode::OK, "0000", "Success".into(), Some(data), None)
+    respond(
+        StatusCode::OK,
+        code::SUCCESS,
+        "Success".into(),
+        Some(data),
+        None,
+    )
 }
 
 fn respond<T: Serialize>(
@@ -59,8 +72,8 @@ fn respond<T: Serialize>(
     debug: Option<SignatureDebug>,
 ) -> Response {
     let envelope = Envelope {
-        code,
-        msg,
+        code: Cow::Borrowed(code),
+        msg: Cow::Owned(msg),
         time: envelope_time(),
         data,
         debug,
@@ -97,7 +110,7 @@ impl IntoResponse for ApiError {
         match self {
             Self::Route => respond(
                 StatusCode::NOT_FOUND,
-                "10001",
+                code::URL,
                 "URL parsing error.".into(),
                 NO_DATA,
                 None,
@@ -105,7 +118,7 @@ impl IntoResponse for ApiError {
             Self::Method => {
                 let mut response = respond(
                     StatusCode::METHOD_NOT_ALLOWED,
-                    "10001",
+                    code::URL,
                     "URL parsing error. Use POST.".into(),
                     NO_DATA,
                     None,
@@ -117,21 +130,21 @@ impl IntoResponse for ApiError {
             }
             Self::BodyTooLarge => respond(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "10002",
+                code::JSON,
                 "JSON parsing error. Body exceeds 65536 bytes.".into(),
                 NO_DATA,
                 None,
             ),
             Self::Body(detail) => respond(
                 StatusCode::BAD_REQUEST,
-                "10002",
+                code::JSON,
                 format!("JSON parsing error. {detail}"),
                 NO_DATA,
                 None,
             ),
             Self::Signature { debug, .. } => respond(
                 StatusCode::UNAUTHORIZED,
-                "10003",
+                code::SIGNATURE,
                 "Request signature error.".into(),
                 NO_DATA,
                 debug,
@@ -139,7 +152,7 @@ impl IntoResponse for ApiError {
             Self::Overloaded => {
                 let mut response = respond(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "10004",
+                    code::SERVER,
                     "Server error. Overloaded; retry shortly.".into(),
                     NO_DATA,
                     None,
@@ -153,7 +166,7 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %detail, "request failed with an internal error");
                 respond(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "10004",
+                    code::SERVER,
                     "Server error.".into(),
                     NO_DATA,
                     None,

@@ -3,8 +3,8 @@
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use payfac_api_types::UserSyncBody;
 use payfac_domain::{BuyerProfile, Email, MerchantUserNo, PersonName};
-use serde_json::{Map, Value};
 
 use crate::envelope::ApiError;
 
@@ -68,38 +68,21 @@ pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The body as domain types; unknown fields are ignored.
+/// The body as domain types: the wire type first (which field is missing
+/// or of the wrong type), then each value's rules.
 pub(super) fn parse_profile(body: &[u8]) -> Result<BuyerProfile, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| ApiError::Body("The body is not valid UTF-8 JSON.".into()))?;
-    let Value::Object(fields) = value else {
-        return Err(ApiError::Body("The body must be a JSON object.".into()));
-    };
+    let body = UserSyncBody::from_json(body).map_err(|error| ApiError::Body(error.to_string()))?;
     let invalid = |error: payfac_domain::InvalidInput| ApiError::Body(format!("{error}."));
-    let merchant_user_no = required_string(&fields, "merchantUserNo")?;
-    let email = required_string(&fields, "email")?;
+    let name = |field: &str, value: Option<String>| {
+        value
+            .map(|text| PersonName::parse(field, &text))
+            .transpose()
+            .map_err(invalid)
+    };
     Ok(BuyerProfile {
-        merchant_user_no: MerchantUserNo::parse(merchant_user_no).map_err(invalid)?,
-        email: Email::parse(email).map_err(invalid)?,
-        first_name: optional_name(&fields, "firstName")?,
-        last_name: optional_name(&fields, "lastName")?,
+        merchant_user_no: MerchantUserNo::parse(&body.merchant_user_no).map_err(invalid)?,
+        email: Email::parse(&body.email).map_err(invalid)?,
+        first_name: name("firstName", body.first_name)?,
+        last_name: name("lastName", body.last_name)?,
     })
-}
-
-fn required_string<'a>(fields: &'a Map<String, Value>, name: &str) -> Result<&'a str, ApiError> {
-    match fields.get(name) {
-        Some(Value::String(text)) => Ok(text),
-        None | Some(Value::Null) => Err(ApiError::Body(format!("{name} is required."))),
-        Some(_) => Err(ApiError::Body(format!("{name} must be a string."))),
-    }
-}
-
-fn optional_name(fields: &Map<String, Value>, name: &str) -> Result<Option<PersonName>, ApiError> {
-    match fields.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => PersonName::parse(name, text)
-            .map(Some)
-            .map_err(|error| ApiError::Body(format!("{error}."))),
-        Some(_) => Err(ApiError::Body(format!("{name} must be a string or null."))),
-    }
 }

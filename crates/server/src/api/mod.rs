@@ -7,9 +7,9 @@ mod verify;
 
 pub use body::BODY_LIMIT;
 pub use user_sync::user_sync;
-pub use verify::SignatureFailure;
 
 use crate::envelope::ApiError;
+pub use crate::envelope::SignatureFailure;
 
 /// Anything under `/pay-fac/` that is not the user route answers 10001.
 pub async fn unknown_route() -> ApiError {

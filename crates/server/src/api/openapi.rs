@@ -7,55 +7,15 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::{OpenApi, ToSchema};
 
-use super::user_sync::Issued;
-use crate::envelope::SignatureDebug;
+use payfac_api_types::{Envelope, Issued, SignatureDebug, UserSyncBody};
 
-/// The request body. Unknown fields are ignored.
+/// `data` of an error answer, which is always `null`: a type with no
+/// values, so `Option<NoData>` documents exactly `null`.
 #[derive(ToSchema)]
-#[schema(example = json!({"merchantUserNo": "U1000001", "email": "john.doe@example.com", "firstName": "John", "lastName": "Doe"}))]
-#[allow(dead_code)] // documentation only; the handler parses field by field
-#[serde(rename_all = "camelCase")]
-pub struct UserSyncBody {
-    /// The buyer's id in the merchant's system: 1-64 characters, no control
-    /// characters, case-sensitive.
-    #[schema(min_length = 1, max_length = 64)]
-    merchant_user_no: String,
-    /// A valid address of at most 254 characters.
-    #[schema(max_length = 254)]
-    email: String,
-    /// At most 64 characters; absent or null leaves the stored value.
-    #[schema(max_length = 64)]
-    first_name: Option<String>,
-    /// At most 64 characters; absent or null leaves the stored value.
-    #[schema(max_length = 64)]
-    last_name: Option<String>,
-}
-
-/// A `0000` answer.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct SuccessEnvelope {
-    /// Always `0000`.
-    code: String,
-    /// `Success`.
-    msg: String,
-    /// UTC, `yyyy-MM-dd HH:mm:ss`.
-    time: String,
-    data: Issued,
-}
+pub enum NoData {}
 
 /// Any error answer: `data` is null; `debug` only in sandbox mode on 10003.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorEnvelope {
-    /// `10001` URL, `10002` JSON, `10003` signature, `10004` server.
-    code: String,
-    /// Begins with the code's fixed message, e.g. `Request signature error.`
-    msg: String,
-    time: String,
-    data: Option<()>,
-    debug: Option<SignatureDebug>,
-}
+pub type ErrorEnvelope = Envelope<NoData>;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -65,7 +25,7 @@ pub struct ErrorEnvelope {
         description = "User Sync & Authorization API. Sign every request with SHA256withRSA over sorted_params + timestamp + nonce + body; see docs/INTEGRATION.md."
     ),
     paths(super::user_sync::user_sync),
-    components(schemas(UserSyncBody, SuccessEnvelope, ErrorEnvelope, Issued, SignatureDebug))
+    components(schemas(UserSyncBody, Envelope<Issued>, ErrorEnvelope, Issued, NoData, SignatureDebug))
 )]
 struct ApiDoc;
 

@@ -7,28 +7,16 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
+use payfac_api_types::Issued;
 use payfac_domain::AuthorizationCode;
 use payfac_store::{SyncOutcome, SyncRequest, new_user_id, unix_now};
-use serde::Serialize;
 
 use super::body::{check_content_type, parse_profile, read_body};
-use super::verify::{SignatureFailure, SignedParts};
+use super::verify::SignedParts;
 use crate::AppState;
-use crate::envelope::{ApiError, success};
+use crate::envelope::{ApiError, SignatureFailure, success};
 use crate::merchants::Merchant;
 use crate::observability::MerchantLabel;
-
-/// `data` of a `0000` answer.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Issued {
-    /// The buyer's platform id: a decimal positive 64-bit integer, stable.
-    #[schema(example = "1739298043323322369")]
-    user_id: String,
-    /// One-time code, 32 of [A-Za-z0-9], valid for a short time.
-    #[schema(example = "qScNfN7U6LfCeKADqmxW1fFbGdVLu0fY")]
-    authorization_code: String,
-}
 
 /// Register or update a buyer and issue a one-time authorization code.
 #[utoipa::path(
@@ -42,9 +30,9 @@ pub struct Issued {
         ("nonce" = String, Header, description = "6-32 of [A-Za-z0-9], unique per request"),
         ("signature" = String, Header, description = "Base64 SHA256withRSA signature"),
     ),
-    request_body(content = crate::api::openapi::UserSyncBody, content_type = "application/json"),
+    request_body(content = payfac_api_types::UserSyncBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "0000 Success", body = crate::api::openapi::SuccessEnvelope),
+        (status = 200, description = "0000 Success", body = payfac_api_types::Envelope<Issued>),
         (status = 400, description = "10002 JSON parsing error", body = crate::api::openapi::ErrorEnvelope),
         (status = 401, description = "10003 Request signature error", body = crate::api::openapi::ErrorEnvelope),
         (status = 404, description = "10001 URL parsing error", body = crate::api::openapi::ErrorEnvelope),

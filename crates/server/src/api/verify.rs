@@ -4,35 +4,8 @@ use axum::http::HeaderMap;
 use payfac_domain::{Nonce, Timestamp};
 use payfac_signing::{decode_signature, signature_string};
 
-use crate::envelope::{ApiError, SignatureDebug};
+use crate::envelope::{ApiError, SignatureDebug, SignatureFailure};
 use crate::merchants::Merchant;
-
-/// Why a request's signature was refused. Logged and counted always;
-/// returned to the caller only in sandbox mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignatureFailure {
-    MissingHeader,
-    BadTimestamp,
-    ClockSkew,
-    BadNonce,
-    NonceReused,
-    BadSignatureEncoding,
-    NoKeyMatched,
-}
-
-impl SignatureFailure {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MissingHeader => "missing_header",
-            Self::BadTimestamp => "bad_timestamp",
-            Self::ClockSkew => "clock_skew",
-            Self::BadNonce => "bad_nonce",
-            Self::NonceReused => "nonce_reused",
-            Self::BadSignatureEncoding => "bad_signature_encoding",
-            Self::NoKeyMatched => "no_key_matched",
-        }
-    }
-}
 
 /// What a verified request proved: its nonce and timestamp.
 #[derive(Debug)]
@@ -115,7 +88,7 @@ impl SignedParts<'_> {
         )
         .increment(1);
         let debug = sandbox.then(|| SignatureDebug {
-            reason: reason.as_str(),
+            reason: reason.as_str().into(),
             server_time: now,
             signature_string: String::from_utf8_lossy(&self.signature_string()).into_owned(),
         });
