@@ -738,6 +738,68 @@ fn signed_post(
     (status, response, signature)
 }
 
+/// A user-sync request signed with `key` at `timestamp`; POSTs it (again,
+/// when called with the same parts) and answers the status and envelope.
+fn post_signed_at(
+    port: u16,
+    key: &payfac_signing::SigningKey,
+    timestamp: &str,
+    nonce: &str,
+) -> (u16, Value) {
+    let body = r#"{"merchantUserNo":"U1","email":"u1@example.com"}"#;
+    let message = payfac_signing::signature_string("", timestamp, nonce, body.as_bytes());
+    let signature = key.sign(&message);
+    let (status, response) = http(
+        port,
+        "POST",
+        "/pay-fac/MW/v1/user",
+        &[
+            ("Content-Type", "application/json"),
+            ("timestamp", timestamp),
+            ("nonce", nonce),
+            ("signature", &signature),
+        ],
+        body.as_bytes(),
+    )
+    .expect("the service answers");
+    (status, serde_json::from_str(body_of(&response)).unwrap())
+}
+
+/// Issue #19: a request accepted under a 20 s window is refused as a
+/// replay after a restart with a 300 s window, even once its first window
+/// is over (and the restart purged).
+#[test]
+fn a_restart_with_a_larger_window_does_not_reopen_a_nonce() {
+    let db = TestDb::new();
+    db.add_merchant("MW", &vector("merchant-test.pub.pem"));
+    let key =
+        payfac_signing::SigningKey::from_pem(&read(&vector("merchant-test.key.pem"))).unwrap();
+    let timestamp = (unix_now() - 18).to_string();
+    let nonce = format!("w{}", std::process::id());
+
+    let narrow = Server::start(
+        db.dir.path(),
+        &db.url,
+        &["--timestamp-window-secs", "20", "--sandbox"],
+    );
+    let (status, first) = post_signed_at(narrow.port, &key, &timestamp, &nonce);
+    assert_eq!((status, &first["code"]), (200, &json!("0000")), "{first}");
+    drop(narrow);
+    // Past the 20 s window of the timestamp.
+    while unix_now() <= timestamp.parse::<u64>().unwrap() + 21 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let wide = Server::start(
+        db.dir.path(),
+        &db.url,
+        &["--timestamp-window-secs", "300", "--sandbox"],
+    );
+    let (status, replay) = post_signed_at(wide.port, &key, &timestamp, &nonce);
+    assert_eq!(status, 401, "{replay}");
+    assert_eq!(replay["debug"]["reason"], "nonce_reused", "{replay}");
+}
+
 #[test]
 fn serve_demo_prints_a_call_that_works() {
     let db = TestDb::new();
@@ -830,5 +892,24 @@ fn usage_errors_are_one_line_too() {
         let output = dir.payfac_plain(args);
         assert_eq!(output.code, 2, "{args:?}: {output:#?}");
         output.refused("");
+    }
+}
+
+/// Settings `serve` refuses before it opens anything, each with one line.
+#[test]
+fn serve_refuses_out_of_range_settings() {
+    let db = TestDb::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["serve", "--timestamp-window-secs", "0"],
+            "must be positive",
+        ),
+        (
+            &["serve", "--timestamp-window-secs", "3601"],
+            "at most 3600",
+        ),
+    ];
+    for (args, needle) in cases {
+        db.payfac(args).refused(needle);
     }
 }

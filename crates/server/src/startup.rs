@@ -51,6 +51,12 @@ impl Application {
     /// Loads the merchant directory, starts the background tasks and binds
     /// the listener (port 0 picks a free port).
     pub async fn build(config: Config, store: Arc<dyn Store>) -> Result<Self, BuildError> {
+        if !(1..=payfac_store::MAX_TIMESTAMP_WINDOW_SECS).contains(&config.timestamp_window_secs) {
+            return Err(BuildError::Config(format!(
+                "the timestamp window must be 1 to {} seconds",
+                payfac_store::MAX_TIMESTAMP_WINDOW_SECS
+            )));
+        }
         metrics_handle();
         let merchants = MerchantDirectory::load(store.as_ref()).await?;
         merchants.spawn_refresher(store.clone(), config.merchant_refresh);
@@ -88,6 +94,8 @@ pub enum BuildError {
     Store(#[from] StoreError),
     #[error("cannot listen on {0}: {1}")]
     Bind(String, std::io::Error),
+    #[error("{0}")]
+    Config(String),
 }
 
 async fn shutdown_signal() {

@@ -20,7 +20,8 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "PAYFAC_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Largest accepted |server time - timestamp header|, in seconds.
+    /// Largest accepted |server time - timestamp header|, in seconds (at
+    /// most 3600).
     #[arg(long, env = "PAYFAC_TIMESTAMP_WINDOW_SECS", default_value_t = 300)]
     timestamp_window_secs: i64,
     /// Lifetime of an authorization code, in seconds.
@@ -58,6 +59,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     ] {
         anyhow::ensure!(value > 0, "{name} must be positive");
     }
+    anyhow::ensure!(
+        args.timestamp_window_secs <= payfac_store::MAX_TIMESTAMP_WINDOW_SECS,
+        "--timestamp-window-secs must be at most {}",
+        payfac_store::MAX_TIMESTAMP_WINDOW_SECS
+    );
     let store = payfac_store::open(&args.database.database_url).await?;
     let demo_key = if args.demo {
         Some(ensure_demo_merchant(store.as_ref()).await?)

@@ -117,7 +117,8 @@ async fn handle(
         .sync_user(SyncRequest {
             merchant: merchant.id.clone(),
             nonce: verified.nonce,
-            nonce_expires_at: verified.timestamp.unix_seconds() + config.timestamp_window_secs,
+            signed_at: verified.timestamp.unix_seconds(),
+            window: config.timestamp_window_secs,
             profile,
             new_user_id: new_user_id(),
             code_hash,

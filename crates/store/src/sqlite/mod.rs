@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("migrations/002_nonce_log.sql"),
     include_str!("migrations/003_session_ids.sql"),
+    include_str!("migrations/004_nonce_retention.sql"),
 ];
 
 pub struct SqliteStore {
@@ -290,7 +291,8 @@ mod tests {
         let request = |nonce: &str| SyncRequest {
             merchant: MerchantId::parse("M1").unwrap(),
             nonce: Nonce::parse(nonce).unwrap(),
-            nonce_expires_at: 2_000_000_000,
+            signed_at: 1_900_000_000,
+            window: 300,
             profile: payfac_domain::BuyerProfile {
                 merchant_user_no: payfac_domain::MerchantUserNo::parse("U1").unwrap(),
                 email: payfac_domain::Email::parse("buyer@example.com").unwrap(),
