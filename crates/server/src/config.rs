@@ -26,6 +26,10 @@ pub struct Config {
     pub purge_interval: Duration,
     /// Merchant requests allowed to wait on storage at once.
     pub max_pending_writes: usize,
+    /// Code redemptions (sign-ins) allowed to wait on storage at once;
+    /// past it a sign-in answers 503 with `Retry-After` at once, its code
+    /// unspent.
+    pub max_pending_sign_ins: usize,
 }
 
 impl Default for Config {
@@ -41,6 +45,7 @@ impl Default for Config {
             merchant_refresh: Duration::from_secs(1),
             purge_interval: Duration::from_secs(30),
             max_pending_writes: 2048,
+            max_pending_sign_ins: 1024,
         }
     }
 }

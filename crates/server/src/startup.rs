@@ -66,6 +66,7 @@ impl Application {
             .map_err(|error| BuildError::Bind(config.listen.to_string(), error))?;
         let state = AppState {
             storage_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_writes)),
+            sign_in_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_sign_ins)),
             config: Arc::new(config),
             store,
             merchants,

@@ -14,27 +14,36 @@ use super::batch::{Batched, Call, Failure};
 use super::buyers::buyer_from_row;
 use crate::{RedeemOutcome, Redemption, RejectReason};
 
-/// The new session's secret hash (random, one per call) says which call a
-/// returned row belongs to; calls missing from the result were refused.
+/// Calls presenting the same code id share a batch: of the calls with one
+/// `(id, hash)`, the earliest is the candidate, and only a candidate whose
+/// hash matches can consume the code, so exactly one call wins whatever
+/// else presents that id. The `UPDATE` returns the winner's position; only
+/// the winner ends its old session and gets a new one. The new session's
+/// secret hash (random, one per call) says which call a returned row
+/// belongs to; calls missing from the result were refused.
 const REDEEM_CODES: &str = concat!(
     "WITH input AS (
         SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::bytea[],
                              $5::bytea[], $6::bigint[])
-            AS t(code_id, code_hash, replaces_id, replaces_hash, session_hash, session_expires_at)
+            WITH ORDINALITY AS t(code_id, code_hash, replaces_id, replaces_hash,
+                                 session_hash, session_expires_at, position)
+    ), candidate AS (
+        SELECT DISTINCT ON (code_id, code_hash) code_id, code_hash, position
+        FROM input ORDER BY code_id, code_hash, position
     ), consumed AS (
         UPDATE codes c SET used_at = $7::bigint
-        FROM input i
+        FROM candidate i
         WHERE c.id = i.code_id AND c.secret_hash = i.code_hash
           AND c.used_at IS NULL AND c.expires_at > $7::bigint
-        RETURNING c.id, c.user_id
+        RETURNING c.user_id, i.position
     ), ended AS (
         DELETE FROM sessions s
-        USING input i JOIN consumed k ON k.id = i.code_id
+        USING input i JOIN consumed k ON k.position = i.position
         WHERE s.id = i.replaces_id AND s.secret_hash = i.replaces_hash
     ), created AS (
         INSERT INTO sessions (secret_hash, user_id, created_at, last_seen_at, expires_at)
         SELECT i.session_hash, k.user_id, $7::bigint, $7::bigint, i.session_expires_at
-        FROM input i JOIN consumed k ON k.id = i.code_id
+        FROM input i JOIN consumed k ON k.position = i.position
         RETURNING id, user_id, secret_hash
     )
     SELECT ",
@@ -56,9 +65,11 @@ impl Batched for Redemptions {
     type Request = Redemption;
     type Outcome = RedeemOutcome;
 
-    /// The code: an `UPDATE` touches a row once per statement.
-    fn keys(redemption: &Redemption) -> Vec<String> {
-        vec![format!("code {}", redemption.code_id.0)]
+    /// None: calls presenting one code id share a batch (the statement
+    /// lets exactly one of them win), so a flood of guesses at one id goes
+    /// through in full batches instead of one call per batch.
+    fn keys(_: &Redemption) -> Vec<String> {
+        Vec::new()
     }
 
     type Answers = Vec<RedeemOutcome>;

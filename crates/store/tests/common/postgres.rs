@@ -110,3 +110,15 @@ pub fn with_address(url: &str, address: &str) -> String {
         &rest[authority_end..]
     )
 }
+
+/// The TCP address of the server `url` names, or `None` for a socket path.
+pub async fn tcp_address(url: &str) -> Option<std::net::SocketAddr> {
+    let config: tokio_postgres::Config = url.parse().expect("a PostgreSQL URL");
+    let target = match (&config.get_hosts()[0], config.get_ports().first()) {
+        (tokio_postgres::config::Host::Tcp(host), port) => {
+            format!("{host}:{}", port.copied().unwrap_or(5432))
+        }
+        _ => return None,
+    };
+    tokio::net::lookup_host(&target).await.ok()?.next()
+}
