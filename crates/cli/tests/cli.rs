@@ -775,7 +775,7 @@ fn a_restart_with_a_larger_window_does_not_reopen_a_nonce() {
     let key =
         payfac_signing::SigningKey::from_pem(&read(&vector("merchant-test.key.pem"))).unwrap();
     let timestamp = (unix_now() - 18).to_string();
-    let nonce = format!("w{}", std::process::id());
+    let nonce = format!("window{}", std::process::id());
 
     let narrow = Server::start(
         db.dir.path(),
@@ -908,6 +908,11 @@ fn serve_refuses_out_of_range_settings() {
             &["serve", "--timestamp-window-secs", "3601"],
             "at most 3600",
         ),
+        (
+            &["serve", "--header-read-timeout-secs", "0"],
+            "must be positive",
+        ),
+        (&["serve", "--max-connections", "0"], "must be positive"),
     ];
     for (args, needle) in cases {
         db.payfac(args).refused(needle);

@@ -30,6 +30,13 @@ pub struct Config {
     /// past it a sign-in answers 503 with `Retry-After` at once, its code
     /// unspent.
     pub max_pending_sign_ins: usize,
+    /// A connection that has not sent a complete request head this long
+    /// after it opened, or after its last response, is closed: silent,
+    /// slow-header and idle keep-alive connections alike.
+    pub header_read_timeout: Duration,
+    /// Connections open at once, at most (also bounded by the open-file
+    /// limit). At the cap the connection idle the longest is closed.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -46,6 +53,8 @@ impl Default for Config {
             purge_interval: Duration::from_secs(30),
             max_pending_writes: 2048,
             max_pending_sign_ins: 1024,
+            header_read_timeout: Duration::from_secs(15),
+            max_connections: 10_000,
         }
     }
 }

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::merchants::MerchantDirectory;
 use crate::observability::{metrics_handle, track_requests};
-use crate::{AppState, Config, api, ops, pages, playground, purge};
+use crate::{AppState, Config, api, connections, ops, pages, playground, purge};
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
@@ -45,12 +45,18 @@ async fn not_found(uri: axum::http::Uri, buyer: pages::CurrentBuyer) -> axum::re
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: connections::Limits,
 }
 
 impl Application {
     /// Loads the merchant directory, starts the background tasks and binds
     /// the listener (port 0 picks a free port).
     pub async fn build(config: Config, store: Arc<dyn Store>) -> Result<Self, BuildError> {
+        if config.header_read_timeout.is_zero() || config.max_connections == 0 {
+            return Err(BuildError::Config(
+                "the header read timeout and the connection cap must be positive".into(),
+            ));
+        }
         if !(1..=payfac_store::MAX_TIMESTAMP_WINDOW_SECS).contains(&config.timestamp_window_secs) {
             return Err(BuildError::Config(format!(
                 "the timestamp window must be 1 to {} seconds",
@@ -64,6 +70,10 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|error| BuildError::Bind(config.listen.to_string(), error))?;
+        let limits = connections::Limits {
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
+        };
         let state = AppState {
             storage_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_writes)),
             sign_in_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_sign_ins)),
@@ -74,6 +84,7 @@ impl Application {
         Ok(Self {
             listener,
             router: router(state),
+            limits,
         })
     }
 
@@ -83,9 +94,7 @@ impl Application {
 
     /// Serves until the process receives Ctrl-C or SIGTERM.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        connections::serve(self.listener, self.router, self.limits, shutdown_signal()).await
     }
 }
 

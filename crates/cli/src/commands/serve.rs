@@ -39,6 +39,15 @@ pub struct Args {
     /// Merchant test environment: signature errors carry a `debug` reason.
     #[arg(long, env = "PAYFAC_SANDBOX")]
     sandbox: bool,
+    /// A connection that sends no complete request head this long after it
+    /// opened or after its last response is closed (silent, slow and idle
+    /// keep-alive connections), in seconds.
+    #[arg(long, env = "PAYFAC_HEADER_READ_TIMEOUT_SECS", default_value_t = 15)]
+    header_read_timeout_secs: u64,
+    /// Connections open at once, at most (also bounded by the open-file
+    /// limit); at the cap the idlest is closed.
+    #[arg(long, env = "PAYFAC_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
     /// Register a demo merchant with a fresh key pair in ./demo-merchant/.
     #[arg(long, env = "PAYFAC_DEMO")]
     demo: bool,
@@ -60,6 +69,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         anyhow::ensure!(value > 0, "{name} must be positive");
     }
     anyhow::ensure!(
+        args.header_read_timeout_secs > 0,
+        "--header-read-timeout-secs must be positive"
+    );
+    anyhow::ensure!(
+        args.max_connections > 0,
+        "--max-connections must be positive"
+    );
+    anyhow::ensure!(
         args.timestamp_window_secs <= payfac_store::MAX_TIMESTAMP_WINDOW_SECS,
         "--timestamp-window-secs must be at most {}",
         payfac_store::MAX_TIMESTAMP_WINDOW_SECS
@@ -78,6 +95,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         sandbox: args.sandbox,
         session_idle_secs: args.session_idle_secs,
         session_max_secs: args.session_max_secs,
+        header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_secs),
+        max_connections: args.max_connections,
         ..Config::default()
     };
     let application = Application::build(config, store).await?;
