@@ -85,12 +85,17 @@ async fn handle(
     request: Request,
 ) -> Result<Response, ApiError> {
     let merchant = merchant.ok_or(ApiError::Route)?;
-    let merchant_id = merchant.id.as_str();
     if request.method() != Method::POST {
         return Err(ApiError::Method);
     }
     let (parts, body) = request.into_parts();
     let body = read_body(&parts.headers, body).await?;
+    // Reading the body may take up to 15 s: a `merchant disable` or `key
+    // remove` that reached the directory meanwhile applies to this request.
+    let merchant = state
+        .merchants
+        .active(merchant.id.as_str())
+        .ok_or(ApiError::Route)?;
 
     let now = unix_now();
     let config = &state.config;
@@ -99,6 +104,7 @@ async fn handle(
         raw_query: parts.uri.query().unwrap_or(""),
         body: &body,
     };
+    let merchant_id = merchant.id.as_str();
     let reject = |reason| signed.reject(merchant_id, reason, now, config.sandbox);
     let verified = signed
         .verify(&merchant, now, config.timestamp_window_secs)
