@@ -11,7 +11,7 @@ use payfac_domain::AuthorizationCode;
 use payfac_store::{SyncOutcome, SyncRequest, new_user_id, unix_now};
 use serde::Serialize;
 
-use super::body::{check_content_type, parse_profile, read_body};
+use super::body::{check_content_type, check_query_size, parse_profile, read_body};
 use super::verify::{SignatureFailure, SignedParts};
 use crate::AppState;
 use crate::envelope::{ApiError, success};
@@ -50,6 +50,7 @@ pub struct Issued {
         (status = 404, description = "10001 URL parsing error", body = crate::api::openapi::ErrorEnvelope),
         (status = 405, description = "10001 URL parsing error (use POST)", body = crate::api::openapi::ErrorEnvelope),
         (status = 413, description = "10002 body over 64 KiB", body = crate::api::openapi::ErrorEnvelope),
+        (status = 414, description = "10002 query string over 4096 bytes or 64 parameters", body = crate::api::openapi::ErrorEnvelope),
         (status = 500, description = "10004 Server error; nothing was persisted", body = crate::api::openapi::ErrorEnvelope),
         (status = 503, description = "10004 overloaded; see Retry-After", body = crate::api::openapi::ErrorEnvelope),
     )
@@ -76,7 +77,7 @@ pub async fn user_sync(
     response
 }
 
-/// The checks of SPEC §3 in their order: route, body size, signature,
+/// The checks of SPEC §3 in their order: route, query and body size, signature,
 /// content type and JSON, then replay and persistence in one transaction.
 /// `merchant` is `None` when the route, version or merchant is unknown.
 async fn handle(
@@ -89,6 +90,7 @@ async fn handle(
         return Err(ApiError::Method);
     }
     let (parts, body) = request.into_parts();
+    check_query_size(parts.uri.query().unwrap_or(""))?;
     let body = read_body(&parts.headers, body).await?;
     // Reading the body may take up to 15 s: a `merchant disable` or `key
     // remove` that reached the directory meanwhile applies to this request.
