@@ -237,4 +237,53 @@ backend_tests! {
         }
         assert_eq!(t.count("sessions").await, 5);
     }
+
+    /// Issue #19: the reasons of refusals sent together (on PostgreSQL in
+    /// one batch, worked out by the redemption statement itself, never by
+    /// a second query after the commit) are each right: the loser of a
+    /// code used in the same batch and a code used before are `used`, an
+    /// expired code is `expired`, a guess is `unknown`.
+    async fn refusals_sent_together_each_say_why(t: &TestStore) {
+        let fresh = sync("M1", "U1");
+        let (_, fresh_id) = issued(t.store.sync_user(fresh.clone()).await.unwrap());
+        let mut old = sync("M1", "U2");
+        old.code_expires_at = NOW;
+        let (_, old_id) = issued(t.store.sync_user(old.clone()).await.unwrap());
+        let spent = sync("M1", "U3");
+        let (_, spent_id) = issued(t.store.sync_user(spent.clone()).await.unwrap());
+        signed_in(t.store.redeem_code(redeem(spent_id, spent.code_hash, NOW)).await.unwrap());
+        let calls = [
+            redeem(fresh_id, fresh.code_hash, NOW),
+            redeem(fresh_id, fresh.code_hash, NOW),
+            redeem(old_id, old.code_hash, NOW),
+            redeem(spent_id, spent.code_hash, NOW),
+            redeem(fresh_id, SecretHash::of("a guess"), NOW),
+        ];
+        let barrier = Arc::new(Barrier::new(calls.len()));
+        let tasks: Vec<_> = calls
+            .into_iter()
+            .map(|call| {
+                let (store, barrier) = (Arc::clone(&t.store), Arc::clone(&barrier));
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.redeem_code(call).await.unwrap()
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(match task.await.unwrap() {
+                RedeemOutcome::SignedIn { .. } => None,
+                RedeemOutcome::Rejected(reason) => Some(reason),
+            });
+        }
+        let mut fresh_pair = [outcomes[0], outcomes[1]];
+        fresh_pair.sort_by_key(|o| o.is_some());
+        assert_eq!(fresh_pair, [None, Some(RejectReason::Used)], "{outcomes:?}");
+        assert_eq!(
+            outcomes[2..],
+            [Some(RejectReason::Expired), Some(RejectReason::Used), Some(RejectReason::Unknown)],
+            "{outcomes:?}"
+        );
+    }
 }
