@@ -918,3 +918,67 @@ fn serve_refuses_out_of_range_settings() {
         db.payfac(args).refused(needle);
     }
 }
+
+/// Runs `payfac serve ARGS` expecting it to exit by itself within 30 s
+/// (killed and failed otherwise).
+fn serve_exits(db: &TestDb, args: &[&str]) -> Output {
+    let mut child = helpers::payfac(db.dir.path())
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--database-url", &db.url])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("payfac serve {args:?} kept running");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Issue #19: `--demo` does not register a `demo.pub.pem` that is not the
+/// public key of `demo.key.pem` (it used to register whatever was there).
+#[test]
+fn serve_demo_refuses_a_public_key_that_is_not_the_pairs() {
+    let db = TestDb::new();
+    drop(Server::start(db.dir.path(), &db.url, &["--demo"]));
+    let public = db.path("demo-merchant/demo.pub.pem");
+    std::fs::copy(vector("merchant-test.pub.pem"), &public).unwrap();
+    let refused = serve_exits(&db, &["--demo"]);
+    assert_ne!(refused.code, 0, "{refused:#?}");
+    let last = refused.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("payfac: ") && last.contains("is not the public key of"),
+        "{refused:#?}"
+    );
+    let keys = &db.list_json()[0]["keys"];
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
+}
+
+/// Issue #19: a DEMO merchant an operator disabled stays disabled when
+/// `serve --demo` starts again.
+#[test]
+fn serve_demo_leaves_a_disabled_demo_merchant_disabled() {
+    let db = TestDb::new();
+    drop(Server::start(db.dir.path(), &db.url, &["--demo"]));
+    assert_ok(&db.payfac(&["merchant", "disable", "DEMO"]));
+    let server = Server::start(db.dir.path(), &db.url, &["--demo"]);
+    assert_eq!(db.list_text()[0].1, "disabled", "{:?}", db.list_text());
+    assert!(
+        server.stderr().contains("disabled and stays so"),
+        "{}",
+        server.stderr()
+    );
+}

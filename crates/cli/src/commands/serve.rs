@@ -114,7 +114,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Registers `DEMO` with the key pair in ./demo-merchant/, creating the
-/// pair on first use; later runs reuse it.
+/// pair on first use; later runs reuse it once they checked that the
+/// public key is the private key's. A `DEMO` an operator disabled stays
+/// disabled.
 async fn ensure_demo_merchant(store: &dyn Store) -> anyhow::Result<PathBuf> {
     let prefix = Path::new(DEMO_DIR).join("demo");
     let private = PathBuf::from(format!("{}.key.pem", prefix.display()));
@@ -125,6 +127,17 @@ async fn ensure_demo_merchant(store: &dyn Store) -> anyhow::Result<PathBuf> {
         super::keygen::write_key_pair(&prefix, 2048)?;
     }
     let key = read_public_key(&public)?;
+    let signing = payfac_signing::SigningKey::from_pem(&super::read_file(&private)?)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", private.display()))?;
+    let probe = b"payfac demo key pair check";
+    let matches = payfac_signing::decode_signature(&signing.sign(probe))
+        .is_some_and(|signature| key.verify(probe, &signature));
+    anyhow::ensure!(
+        matches,
+        "{} is not the public key of {}; remove both to have a new pair made",
+        public.display(),
+        private.display()
+    );
     let id = MerchantId::parse(DEMO_MERCHANT)?;
     match store.add_merchant(&id, stored(&key)).await {
         Ok(()) | Err(AdminError::KeyExists(_)) => {}
@@ -134,9 +147,15 @@ async fn ensure_demo_merchant(store: &dyn Store) -> anyhow::Result<PathBuf> {
         },
         Err(error) => return Err(error.into()),
     }
-    store
-        .set_status(&id, payfac_domain::MerchantStatus::Active)
-        .await?;
+    let disabled = store.merchants().await?.iter().any(|merchant| {
+        merchant.id == DEMO_MERCHANT && merchant.status == payfac_domain::MerchantStatus::Disabled
+    });
+    if disabled {
+        tracing::warn!(
+            "the demo merchant {DEMO_MERCHANT} is disabled and stays so; \
+             `payfac merchant enable {DEMO_MERCHANT}` enables it"
+        );
+    }
     Ok(private)
 }
 
