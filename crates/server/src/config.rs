@@ -8,6 +8,10 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// When set, `/metrics` is served on this address only and not on
+    /// `listen`, so metrics (which name merchants) stay off the public
+    /// listener.
+    pub metrics_listen: Option<SocketAddr>,
     /// Largest accepted `|now - timestamp|`, seconds.
     pub timestamp_window_secs: i64,
     /// Lifetime of an authorization code, seconds.
@@ -43,6 +47,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             timestamp_window_secs: 300,
             code_ttl_secs: 300,
             insecure_cookies: false,

@@ -20,6 +20,10 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "PAYFAC_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve /metrics on this address only, not on --listen (keep it off
+    /// the public listener: metrics name merchants).
+    #[arg(long, env = "PAYFAC_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// Largest accepted |server time - timestamp header|, in seconds (at
     /// most 3600).
     #[arg(long, env = "PAYFAC_TIMESTAMP_WINDOW_SECS", default_value_t = 300)]
@@ -89,6 +93,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let config = Config {
         listen: args.listen,
+        metrics_listen: args.metrics_listen,
         timestamp_window_secs: args.timestamp_window_secs,
         code_ttl_secs: args.code_ttl_secs,
         insecure_cookies: args.insecure_cookies,
