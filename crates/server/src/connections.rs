@@ -48,6 +48,8 @@ struct Tracked {
     last_active_ms: AtomicU64,
     /// Asked to close (it was the idlest at the cap).
     evict: Notify,
+    /// Already asked: not picked again.
+    evicted: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -77,20 +79,6 @@ pub async fn serve(
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     'accepting: loop {
-        // At the cap, the idlest connection is asked to close; asked again
-        // every 100 ms while none frees its place (all busy, or it just
-        // started a request).
-        let permit = loop {
-            if let Ok(permit) = permits.clone().try_acquire_owned() {
-                break permit;
-            }
-            evict_idlest(&registry);
-            tokio::select! {
-                permit = permits.clone().acquire_owned() => break permit.expect("never closed"),
-                () = tokio::time::sleep(Duration::from_millis(100)) => {}
-                () = &mut shutdown => break 'accepting,
-            }
-        };
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -103,11 +91,26 @@ pub async fn serve(
             },
             () = &mut shutdown => break 'accepting,
         };
+        // At the cap, the idlest connection is asked to close to make room
+        // for the one just accepted; another is asked every 100 ms while
+        // none frees its place (all busy, or one just started a request).
+        let permit = loop {
+            if let Ok(permit) = permits.clone().try_acquire_owned() {
+                break permit;
+            }
+            evict_idlest(&registry);
+            tokio::select! {
+                permit = permits.clone().acquire_owned() => break permit.expect("never closed"),
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                () = &mut shutdown => break 'accepting,
+            }
+        };
         let _ = stream.set_nodelay(true);
         let tracked = Arc::new(Tracked {
             in_flight: AtomicUsize::new(0),
             last_active_ms: AtomicU64::new(millis_since(epoch)),
             evict: Notify::new(),
+            evicted: std::sync::atomic::AtomicBool::new(false),
         });
         let id = {
             let mut registry = registry.lock().expect("connection registry");
@@ -129,10 +132,12 @@ pub async fn serve(
                 tokio::select! {
                     _ = connection.as_mut() => break,
                     () = tracked.evict.notified() => {
-                        // Only if it is still idle; else it stays.
+                        // Only if it is still idle; else it stays, and may
+                        // be picked again later.
                         if tracked.in_flight.load(Ordering::Acquire) == 0 {
                             break;
                         }
+                        tracked.evicted.store(false, Ordering::Relaxed);
                     }
                     _ = stopped.changed() => {
                         connection.as_mut().graceful_shutdown();
@@ -162,10 +167,14 @@ fn evict_idlest(registry: &Mutex<Registry>) {
     let idlest = registry
         .open
         .values()
-        .filter(|tracked| tracked.in_flight.load(Ordering::Acquire) == 0)
+        .filter(|tracked| {
+            tracked.in_flight.load(Ordering::Acquire) == 0
+                && !tracked.evicted.load(Ordering::Relaxed)
+        })
         .min_by_key(|tracked| tracked.last_active_ms.load(Ordering::Relaxed));
     if let Some(tracked) = idlest {
         metrics::counter!("payfac_connections_evicted_total").increment(1);
+        tracked.evicted.store(true, Ordering::Relaxed);
         tracked.evict.notify_one();
     }
 }
