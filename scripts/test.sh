@@ -20,6 +20,13 @@ trap cleanup EXIT
 start_test_postgres
 export PAYFAC_REQUIRE_POSTGRES=1
 
+# faketime runs an instance with its clock ahead (crates/cli/tests/multi_instance.rs).
+if ! command -v faketime >/dev/null 2>&1; then
+  echo "test.sh: installing faketime (apt-get)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
+fi
+
 # The vectors are what an implementation independent of the Rust signer
 # (Python's urllib and the openssl command line) makes of their cases.
 scripts/gen-vectors.py --check

@@ -185,7 +185,8 @@ pub async fn issue_codes(
                 let request = SyncRequest {
                     merchant,
                     nonce: Nonce::parse(&random_alphanumeric(24)).expect("valid nonce"),
-                    nonce_expires_at: now + code_ttl_secs,
+                    signed_at: now,
+                    window: code_ttl_secs,
                     profile: BuyerProfile {
                         merchant_user_no: MerchantUserNo::parse(&merchant_user_no)
                             .expect("valid merchantUserNo"),

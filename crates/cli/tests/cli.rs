@@ -738,6 +738,68 @@ fn signed_post(
     (status, response, signature)
 }
 
+/// A user-sync request signed with `key` at `timestamp`; POSTs it (again,
+/// when called with the same parts) and answers the status and envelope.
+fn post_signed_at(
+    port: u16,
+    key: &payfac_signing::SigningKey,
+    timestamp: &str,
+    nonce: &str,
+) -> (u16, Value) {
+    let body = r#"{"merchantUserNo":"U1","email":"u1@example.com"}"#;
+    let message = payfac_signing::signature_string("", timestamp, nonce, body.as_bytes());
+    let signature = key.sign(&message);
+    let (status, response) = http(
+        port,
+        "POST",
+        "/pay-fac/MW/v1/user",
+        &[
+            ("Content-Type", "application/json"),
+            ("timestamp", timestamp),
+            ("nonce", nonce),
+            ("signature", &signature),
+        ],
+        body.as_bytes(),
+    )
+    .expect("the service answers");
+    (status, serde_json::from_str(body_of(&response)).unwrap())
+}
+
+/// Issue #19: a request accepted under a 20 s window is refused as a
+/// replay after a restart with a 300 s window, even once its first window
+/// is over (and the restart purged).
+#[test]
+fn a_restart_with_a_larger_window_does_not_reopen_a_nonce() {
+    let db = TestDb::new();
+    db.add_merchant("MW", &vector("merchant-test.pub.pem"));
+    let key =
+        payfac_signing::SigningKey::from_pem(&read(&vector("merchant-test.key.pem"))).unwrap();
+    let timestamp = (unix_now() - 18).to_string();
+    let nonce = format!("window{}", std::process::id());
+
+    let narrow = Server::start(
+        db.dir.path(),
+        &db.url,
+        &["--timestamp-window-secs", "20", "--sandbox"],
+    );
+    let (status, first) = post_signed_at(narrow.port, &key, &timestamp, &nonce);
+    assert_eq!((status, &first["code"]), (200, &json!("0000")), "{first}");
+    drop(narrow);
+    // Past the 20 s window of the timestamp.
+    while unix_now() <= timestamp.parse::<i64>().unwrap() + 21 {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let wide = Server::start(
+        db.dir.path(),
+        &db.url,
+        &["--timestamp-window-secs", "300", "--sandbox"],
+    );
+    let (status, replay) = post_signed_at(wide.port, &key, &timestamp, &nonce);
+    assert_eq!(status, 401, "{replay}");
+    assert_eq!(replay["debug"]["reason"], "nonce_reused", "{replay}");
+}
+
 #[test]
 fn serve_demo_prints_a_call_that_works() {
     let db = TestDb::new();
@@ -831,4 +893,92 @@ fn usage_errors_are_one_line_too() {
         assert_eq!(output.code, 2, "{args:?}: {output:#?}");
         output.refused("");
     }
+}
+
+/// Settings `serve` refuses before it opens anything, each with one line.
+#[test]
+fn serve_refuses_out_of_range_settings() {
+    let db = TestDb::new();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["serve", "--timestamp-window-secs", "0"],
+            "must be positive",
+        ),
+        (
+            &["serve", "--timestamp-window-secs", "3601"],
+            "at most 3600",
+        ),
+        (
+            &["serve", "--header-read-timeout-secs", "0"],
+            "must be positive",
+        ),
+        (&["serve", "--max-connections", "0"], "must be positive"),
+    ];
+    for (args, needle) in cases {
+        db.payfac(args).refused(needle);
+    }
+}
+
+/// Runs `payfac serve ARGS` expecting it to exit by itself within 30 s
+/// (killed and failed otherwise).
+fn serve_exits(db: &TestDb, args: &[&str]) -> Output {
+    let mut child = helpers::payfac(db.dir.path())
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--database-url", &db.url])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("payfac serve {args:?} kept running");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Issue #19: `--demo` does not register a `demo.pub.pem` that is not the
+/// public key of `demo.key.pem` (it used to register whatever was there).
+#[test]
+fn serve_demo_refuses_a_public_key_that_is_not_the_pairs() {
+    let db = TestDb::new();
+    drop(Server::start(db.dir.path(), &db.url, &["--demo"]));
+    let public = db.path("demo-merchant/demo.pub.pem");
+    std::fs::copy(vector("merchant-test.pub.pem"), &public).unwrap();
+    let refused = serve_exits(&db, &["--demo"]);
+    assert_ne!(refused.code, 0, "{refused:#?}");
+    let last = refused.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("payfac: ") && last.contains("is not the public key of"),
+        "{refused:#?}"
+    );
+    let keys = &db.list_json()[0]["keys"];
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "{keys}");
+}
+
+/// Issue #19: a DEMO merchant an operator disabled stays disabled when
+/// `serve --demo` starts again.
+#[test]
+fn serve_demo_leaves_a_disabled_demo_merchant_disabled() {
+    let db = TestDb::new();
+    drop(Server::start(db.dir.path(), &db.url, &["--demo"]));
+    assert_ok(&db.payfac(&["merchant", "disable", "DEMO"]));
+    let server = Server::start(db.dir.path(), &db.url, &["--demo"]);
+    assert_eq!(db.list_text()[0].1, "disabled", "{:?}", db.list_text());
+    assert!(
+        server.stderr().contains("disabled and stays so"),
+        "{}",
+        server.stderr()
+    );
 }

@@ -27,21 +27,33 @@ struct Instance {
 }
 
 impl Instance {
-    /// Starts `payfac serve` on a free port and waits for `/healthz`; a
+    async fn start(database_url: &str) -> Self {
+        Self::start_with(
+            || Command::new(env!("CARGO_BIN_EXE_payfac")),
+            database_url,
+            &[],
+        )
+        .await
+    }
+
+    /// `command()` (the binary, or a wrapper that runs it) with `serve`
+    /// arguments and `extra`, on a free port, once `/healthz` answers. A
     /// port taken by someone else in between makes it exit, and the start
     /// is retried on another.
-    async fn start(database_url: &str) -> Self {
+    async fn start_with(command: impl Fn() -> Command, database_url: &str, extra: &[&str]) -> Self {
         let http = reqwest::Client::new();
         for _ in 0..3 {
             let port = free_port();
-            let child = Command::new(env!("CARGO_BIN_EXE_payfac"))
+            let mut command = command();
+            let child = command
                 .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
                 .args(["--database-url", database_url, "--sandbox"])
+                .args(extra)
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .unwrap();
+                .unwrap_or_else(|error| panic!("starting {command:?}: {error}"));
             let mut instance = Self {
                 child,
                 base: format!("http://127.0.0.1:{port}"),
@@ -318,6 +330,74 @@ async fn a_merchant_added_by_the_cli_is_seen_by_both_within_5_s() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// The binary run under `faketime` with its clock `offset` ahead. The
+/// test needs faketime (Debian package `faketime`) and fails without it.
+fn under_faketime(offset: &str) -> Command {
+    let found = Command::new("faketime").arg("--version").output();
+    assert!(
+        found.is_ok(),
+        "this test needs `faketime` (apt-get install faketime): {found:?}"
+    );
+    let mut command = Command::new("faketime");
+    command.env("FAKETIME_DONT_FAKE_MONOTONIC", "1").args([
+        "-f",
+        offset,
+        env!("CARGO_BIN_EXE_payfac"),
+    ]);
+    command
+}
+
+/// Issue #19: an instance whose clock runs 30 s ahead purges by its own
+/// clock no nonce another instance still accepts. A request accepted at
+/// A (10 s window) and replayed at A after B (clock +30 s) purged is still
+/// refused.
+#[tokio::test]
+async fn an_instance_with_a_clock_ahead_does_not_reopen_nonces() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    add_vectors_merchant(&database.url);
+    let key = SigningKey::from_pem(&vectors::private_key_pem()).unwrap();
+    let http = reqwest::Client::new();
+    let window = ["--timestamp-window-secs", "10"];
+    let a = Instance::start_with(
+        || Command::new(env!("CARGO_BIN_EXE_payfac")),
+        &database.url,
+        &window,
+    )
+    .await;
+    let request = signed(&key, "U1");
+    let (_, first) = post_user(&http, &a.base, "MI", &request).await;
+    assert_eq!(first["code"], "0000", "{first}");
+
+    // B purges once at start, by its clock 30 s ahead.
+    let b = Instance::start_with(|| under_faketime("+30s"), &database.url, &window).await;
+    let (_, unsigned) = post_user(
+        &http,
+        &b.base,
+        "MI",
+        &(String::new(), String::new(), String::new(), String::new()),
+    )
+    .await;
+    let b_time = unsigned["debug"]["serverTime"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("sandbox debug has the server time: {unsigned}"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        b_time >= now + 25,
+        "B's clock runs ahead: {b_time} vs {now}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let (_, replay) = post_user(&http, &a.base, "MI", &request).await;
+    assert_eq!(replay["code"], "10003", "{replay}");
+    assert_eq!(replay["debug"]["reason"], "nonce_reused", "{replay}");
+    drop(b);
 }
 
 #[tokio::test]

@@ -8,6 +8,10 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// When set, `/metrics` is served on this address only and not on
+    /// `listen`, so metrics (which name merchants) stay off the public
+    /// listener.
+    pub metrics_listen: Option<SocketAddr>,
     /// Largest accepted `|now - timestamp|`, seconds.
     pub timestamp_window_secs: i64,
     /// Lifetime of an authorization code, seconds.
@@ -29,12 +33,24 @@ pub struct Config {
     pub purge_interval: Duration,
     /// Merchant requests allowed to wait on storage at once.
     pub max_pending_writes: usize,
+    /// Code redemptions (sign-ins) allowed to wait on storage at once;
+    /// past it a sign-in answers 503 with `Retry-After` at once, its code
+    /// unspent.
+    pub max_pending_sign_ins: usize,
+    /// A connection that has not sent a complete request head this long
+    /// after it opened, or after its last response, is closed: silent,
+    /// slow-header and idle keep-alive connections alike.
+    pub header_read_timeout: Duration,
+    /// Connections open at once, at most (also bounded by the open-file
+    /// limit). At the cap the connection idle the longest is closed.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             timestamp_window_secs: 300,
             code_ttl_secs: 300,
             insecure_cookies: false,
@@ -45,6 +61,9 @@ impl Default for Config {
             merchant_refresh: Duration::from_secs(1),
             purge_interval: Duration::from_secs(30),
             max_pending_writes: 2048,
+            max_pending_sign_ins: 1024,
+            header_read_timeout: Duration::from_secs(15),
+            max_connections: 10_000,
         }
     }
 }

@@ -91,6 +91,8 @@ pub enum ApiError {
     Method,
     #[error("body over the size limit")]
     BodyTooLarge,
+    #[error("query string over the size limit")]
+    QueryTooLarge,
     #[error("invalid body: {0}")]
     Body(String),
     #[error("signature check failed: {}", .reason.as_str())]
@@ -132,6 +134,13 @@ impl IntoResponse for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 code::JSON,
                 "JSON parsing error. Body exceeds 65536 bytes.".into(),
+                NO_DATA,
+                None,
+            ),
+            Self::QueryTooLarge => respond(
+                StatusCode::URI_TOO_LONG,
+                "10002",
+                "JSON parsing error. Query string exceeds 4096 bytes or 64 parameters.".into(),
                 NO_DATA,
                 None,
             ),

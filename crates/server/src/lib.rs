@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod config;
+mod connections;
 pub mod envelope;
 pub mod merchants;
 pub mod observability;

@@ -9,17 +9,21 @@ use tokio::net::TcpListener;
 
 use crate::merchants::MerchantDirectory;
 use crate::observability::{metrics_handle, track_requests};
-use crate::{AppState, Config, api, ops, pages, playground, purge};
+use crate::{AppState, Config, api, connections, ops, pages, playground, purge};
 
-/// The whole HTTP surface.
+/// The whole public HTTP surface; `/metrics` only while no separate
+/// metrics listener is configured.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/pay-fac/{merchant}/{version}/user", any(api::user_sync))
         .merge(pages::routes())
         .merge(playground::routes(&state.config))
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .route("/readyz", get(ops::readyz));
+    if state.config.metrics_listen.is_none() {
+        router = router.route("/metrics", get(ops::metrics));
+    }
+    router
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -31,6 +35,13 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(track_requests))
         .with_state(state)
+}
+
+/// The metrics listener's surface (`--metrics-listen`).
+fn metrics_router() -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .route("/healthz", get(ops::healthz))
 }
 
 /// Unknown paths: the merchant API's namespace answers with the 10001
@@ -48,13 +59,26 @@ async fn not_found(uri: axum::http::Uri, buyer: pages::CurrentBuyer) -> axum::re
 /// A bound, ready-to-run service.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     router: Router,
+    limits: connections::Limits,
 }
 
 impl Application {
     /// Loads the merchant directory, starts the background tasks and binds
     /// the listener (port 0 picks a free port).
     pub async fn build(config: Config, store: Arc<dyn Store>) -> Result<Self, BuildError> {
+        if config.header_read_timeout.is_zero() || config.max_connections == 0 {
+            return Err(BuildError::Config(
+                "the header read timeout and the connection cap must be positive".into(),
+            ));
+        }
+        if !(1..=payfac_store::MAX_TIMESTAMP_WINDOW_SECS).contains(&config.timestamp_window_secs) {
+            return Err(BuildError::Config(format!(
+                "the timestamp window must be 1 to {} seconds",
+                payfac_store::MAX_TIMESTAMP_WINDOW_SECS
+            )));
+        }
         metrics_handle();
         let merchants = MerchantDirectory::load(store.as_ref()).await?;
         merchants.spawn_refresher(store.clone(), config.merchant_refresh);
@@ -62,15 +86,30 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|error| BuildError::Bind(config.listen.to_string(), error))?;
+        let metrics_listener = match config.metrics_listen {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .map_err(|error| BuildError::Bind(address.to_string(), error))?,
+            ),
+            None => None,
+        };
+        let limits = connections::Limits {
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
+        };
         let state = AppState {
             storage_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_writes)),
+            sign_in_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_sign_ins)),
             config: Arc::new(config),
             store,
             merchants,
         };
         Ok(Self {
             listener,
+            metrics_listener,
             router: router(state),
+            limits,
         })
     }
 
@@ -78,11 +117,39 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
+    /// The metrics listener's port, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let listener = self.metrics_listener.as_ref()?;
+        listener.local_addr().ok().map(|a| a.port())
+    }
+
     /// Serves until the process receives Ctrl-C or SIGTERM.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let public = connections::serve(
+            self.listener,
+            self.router,
+            self.limits,
+            until_stopped(stopped.clone()),
+        );
+        let Some(metrics_listener) = self.metrics_listener else {
+            return public.await;
+        };
+        let metrics = connections::serve(
+            metrics_listener,
+            metrics_router(),
+            self.limits,
+            until_stopped(stopped),
+        );
+        let (public, metrics) = tokio::join!(public, metrics);
+        public.and(metrics)
     }
 }
 
@@ -92,6 +159,8 @@ pub enum BuildError {
     Store(#[from] StoreError),
     #[error("cannot listen on {0}: {1}")]
     Bind(String, std::io::Error),
+    #[error("{0}")]
+    Config(String),
 }
 
 async fn shutdown_signal() {

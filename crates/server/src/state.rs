@@ -14,4 +14,7 @@ pub struct AppState {
     /// Bounds the merchant requests waiting on storage; past it, callers
     /// get 10004 with `Retry-After` instead of an ever-longer queue.
     pub storage_permits: Arc<tokio::sync::Semaphore>,
+    /// The same for code redemptions, which need no authentication: a
+    /// flood of guesses meets this bound instead of an ever-longer queue.
+    pub sign_in_permits: Arc<tokio::sync::Semaphore>,
 }

@@ -114,6 +114,22 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// The largest timestamp window (`--timestamp-window-secs`) any instance
+/// may use. Nonces are kept for a fixed time derived from it, so no window
+/// setting, changed at a restart or different between instances, can make
+/// a recorded nonce go before some instance stops accepting its timestamp.
+pub const MAX_TIMESTAMP_WINDOW_SECS: i64 = 3_600;
+
+/// How far behind the purging clock (the database's on PostgreSQL) an
+/// instance's clock may run without a purge reopening a nonce it would
+/// still accept.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
+/// A nonce is recorded until `signed_at + NONCE_RETENTION_SECS`: an
+/// instance with the largest window and a clock `MAX_CLOCK_SKEW_SECS`
+/// behind accepts that timestamp until then at the latest.
+pub const NONCE_RETENTION_SECS: i64 = MAX_TIMESTAMP_WINDOW_SECS + MAX_CLOCK_SKEW_SECS;
+
 /// Current Unix time in seconds.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()

@@ -10,9 +10,14 @@ use payfac_domain::{
 pub struct SyncRequest {
     pub merchant: MerchantId,
     pub nonce: Nonce,
-    /// The request's timestamp plus the window: after it, the timestamp
-    /// check refuses the nonce anyway, so the record can go.
-    pub nonce_expires_at: i64,
+    /// The request's signed `timestamp` header. Storage keeps the nonce
+    /// until `signed_at + NONCE_RETENTION_SECS`, whatever the window.
+    pub signed_at: i64,
+    /// The deciding instance's timestamp window: a recorded nonce whose
+    /// `signed_at` is at least `now - window` is live. The same clock and
+    /// window accepted this request's timestamp, so a replay of a recorded
+    /// request is always judged live.
+    pub window: i64,
     pub profile: BuyerProfile,
     /// Candidate id if the buyer is new; ignored for a known buyer.
     pub new_user_id: i64,

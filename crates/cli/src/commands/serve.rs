@@ -20,7 +20,12 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "PAYFAC_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Largest accepted |server time - timestamp header|, in seconds.
+    /// Serve /metrics on this address only, not on --listen (keep it off
+    /// the public listener: metrics name merchants).
+    #[arg(long, env = "PAYFAC_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// Largest accepted |server time - timestamp header|, in seconds (at
+    /// most 3600).
     #[arg(long, env = "PAYFAC_TIMESTAMP_WINDOW_SECS", default_value_t = 300)]
     timestamp_window_secs: i64,
     /// Lifetime of an authorization code, in seconds.
@@ -42,6 +47,15 @@ pub struct Args {
     /// banner that this is the production service.
     #[arg(long, env = "PAYFAC_PLAYGROUND")]
     playground: bool,
+    /// A connection that sends no complete request head this long after it
+    /// opened or after its last response is closed (silent, slow and idle
+    /// keep-alive connections), in seconds.
+    #[arg(long, env = "PAYFAC_HEADER_READ_TIMEOUT_SECS", default_value_t = 15)]
+    header_read_timeout_secs: u64,
+    /// Connections open at once, at most (also bounded by the open-file
+    /// limit); at the cap the idlest is closed.
+    #[arg(long, env = "PAYFAC_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
     /// Register a demo merchant with a fresh key pair in ./demo-merchant/.
     #[arg(long, env = "PAYFAC_DEMO")]
     demo: bool,
@@ -62,6 +76,19 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     ] {
         anyhow::ensure!(value > 0, "{name} must be positive");
     }
+    anyhow::ensure!(
+        args.header_read_timeout_secs > 0,
+        "--header-read-timeout-secs must be positive"
+    );
+    anyhow::ensure!(
+        args.max_connections > 0,
+        "--max-connections must be positive"
+    );
+    anyhow::ensure!(
+        args.timestamp_window_secs <= payfac_store::MAX_TIMESTAMP_WINDOW_SECS,
+        "--timestamp-window-secs must be at most {}",
+        payfac_store::MAX_TIMESTAMP_WINDOW_SECS
+    );
     let store = payfac_store::open(&args.database.database_url).await?;
     let demo_key = if args.demo {
         Some(ensure_demo_merchant(store.as_ref()).await?)
@@ -70,6 +97,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let config = Config {
         listen: args.listen,
+        metrics_listen: args.metrics_listen,
         timestamp_window_secs: args.timestamp_window_secs,
         code_ttl_secs: args.code_ttl_secs,
         insecure_cookies: args.insecure_cookies,
@@ -77,6 +105,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         playground: args.playground,
         session_idle_secs: args.session_idle_secs,
         session_max_secs: args.session_max_secs,
+        header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_secs),
+        max_connections: args.max_connections,
         ..Config::default()
     };
     let application = Application::build(config, store).await?;
@@ -95,7 +125,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Registers `DEMO` with the key pair in ./demo-merchant/, creating the
-/// pair on first use; later runs reuse it.
+/// pair on first use; later runs reuse it once they checked that the
+/// public key is the private key's. A `DEMO` an operator disabled stays
+/// disabled.
 async fn ensure_demo_merchant(store: &dyn Store) -> anyhow::Result<PathBuf> {
     let prefix = Path::new(DEMO_DIR).join("demo");
     let private = PathBuf::from(format!("{}.key.pem", prefix.display()));
@@ -106,6 +138,17 @@ async fn ensure_demo_merchant(store: &dyn Store) -> anyhow::Result<PathBuf> {
         super::keygen::write_key_pair(&prefix, 2048)?;
     }
     let key = read_public_key(&public)?;
+    let signing = payfac_signing::SigningKey::from_pem(&super::read_file(&private)?)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", private.display()))?;
+    let probe = b"payfac demo key pair check";
+    let matches = payfac_signing::decode_signature(&signing.sign(probe))
+        .is_some_and(|signature| key.verify(probe, &signature));
+    anyhow::ensure!(
+        matches,
+        "{} is not the public key of {}; remove both to have a new pair made",
+        public.display(),
+        private.display()
+    );
     let id = MerchantId::parse(DEMO_MERCHANT)?;
     match store.add_merchant(&id, stored(&key)).await {
         Ok(()) | Err(AdminError::KeyExists(_)) => {}
@@ -115,9 +158,15 @@ async fn ensure_demo_merchant(store: &dyn Store) -> anyhow::Result<PathBuf> {
         },
         Err(error) => return Err(error.into()),
     }
-    store
-        .set_status(&id, payfac_domain::MerchantStatus::Active)
-        .await?;
+    let disabled = store.merchants().await?.iter().any(|merchant| {
+        merchant.id == DEMO_MERCHANT && merchant.status == payfac_domain::MerchantStatus::Disabled
+    });
+    if disabled {
+        tracing::warn!(
+            "the demo merchant {DEMO_MERCHANT} is disabled and stays so; \
+             `payfac merchant enable {DEMO_MERCHANT}` enables it"
+        );
+    }
     Ok(private)
 }
 

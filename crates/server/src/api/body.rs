@@ -11,6 +11,29 @@ use crate::envelope::ApiError;
 /// Largest accepted body: 64 KiB.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// Largest accepted query string, in bytes and in `&`-separated
+/// parameters. The query is decoded and sorted into the signature string,
+/// so a larger one is refused before that work (a 30,000-parameter query
+/// cost ~46 times the CPU of none).
+pub const QUERY_BYTES_LIMIT: usize = 4096;
+pub const QUERY_PARAMS_LIMIT: usize = 64;
+
+/// Refuses a query string over `QUERY_BYTES_LIMIT` bytes or
+/// `QUERY_PARAMS_LIMIT` parameters, counted without decoding.
+pub(super) fn check_query_size(raw_query: &str) -> Result<(), ApiError> {
+    let too_long = raw_query.len() > QUERY_BYTES_LIMIT;
+    if too_long
+        || raw_query
+            .split('&')
+            .filter(|part| !part.is_empty())
+            .nth(QUERY_PARAMS_LIMIT)
+            .is_some()
+    {
+        return Err(ApiError::QueryTooLarge);
+    }
+    Ok(())
+}
+
 /// A body not received within this time is refused, so a slow sender
 /// cannot hold a request open indefinitely.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);

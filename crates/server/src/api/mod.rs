@@ -5,7 +5,7 @@ pub mod openapi;
 mod user_sync;
 mod verify;
 
-pub use body::BODY_LIMIT;
+pub use body::{BODY_LIMIT, QUERY_BYTES_LIMIT, QUERY_PARAMS_LIMIT};
 pub use user_sync::user_sync;
 
 use crate::envelope::ApiError;

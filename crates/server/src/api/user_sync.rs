@@ -11,7 +11,7 @@ use payfac_api_types::Issued;
 use payfac_domain::AuthorizationCode;
 use payfac_store::{SyncOutcome, SyncRequest, new_user_id, unix_now};
 
-use super::body::{check_content_type, parse_profile, read_body};
+use super::body::{check_content_type, check_query_size, parse_profile, read_body};
 use super::verify::SignedParts;
 use crate::AppState;
 use crate::envelope::{ApiError, SignatureFailure, success};
@@ -38,6 +38,7 @@ use crate::observability::MerchantLabel;
         (status = 404, description = "10001 URL parsing error", body = crate::api::openapi::ErrorEnvelope),
         (status = 405, description = "10001 URL parsing error (use POST)", body = crate::api::openapi::ErrorEnvelope),
         (status = 413, description = "10002 body over 64 KiB", body = crate::api::openapi::ErrorEnvelope),
+        (status = 414, description = "10002 query string over 4096 bytes or 64 parameters", body = crate::api::openapi::ErrorEnvelope),
         (status = 500, description = "10004 Server error; nothing was persisted", body = crate::api::openapi::ErrorEnvelope),
         (status = 503, description = "10004 overloaded; see Retry-After", body = crate::api::openapi::ErrorEnvelope),
     )
@@ -64,7 +65,7 @@ pub async fn user_sync(
     response
 }
 
-/// The checks of docs/PROTOCOL.md §3 in their order: route, body size, signature,
+/// The checks of docs/PROTOCOL.md §3 in their order: route, query and body size, signature,
 /// content type and JSON, then replay and persistence in one transaction.
 /// `merchant` is `None` when the route, version or merchant is unknown.
 async fn handle(
@@ -73,12 +74,18 @@ async fn handle(
     request: Request,
 ) -> Result<Response, ApiError> {
     let merchant = merchant.ok_or(ApiError::Route)?;
-    let merchant_id = merchant.id.as_str();
     if request.method() != Method::POST {
         return Err(ApiError::Method);
     }
     let (parts, body) = request.into_parts();
+    check_query_size(parts.uri.query().unwrap_or(""))?;
     let body = read_body(&parts.headers, body).await?;
+    // Reading the body may take up to 15 s: a `merchant disable` or `key
+    // remove` that reached the directory meanwhile applies to this request.
+    let merchant = state
+        .merchants
+        .active(merchant.id.as_str())
+        .ok_or(ApiError::Route)?;
 
     let now = unix_now();
     let config = &state.config;
@@ -87,6 +94,7 @@ async fn handle(
         raw_query: parts.uri.query().unwrap_or(""),
         body: &body,
     };
+    let merchant_id = merchant.id.as_str();
     let reject = |reason| signed.reject(merchant_id, reason, now, config.sandbox);
     let verified = signed
         .verify(&merchant, now, config.timestamp_window_secs)
@@ -105,7 +113,8 @@ async fn handle(
         .sync_user(SyncRequest {
             merchant: merchant.id.clone(),
             nonce: verified.nonce,
-            nonce_expires_at: verified.timestamp.unix_seconds() + config.timestamp_window_secs,
+            signed_at: verified.timestamp.unix_seconds(),
+            window: config.timestamp_window_secs,
             profile,
             new_user_id: new_user_id(),
             code_hash,

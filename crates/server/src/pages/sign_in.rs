@@ -66,6 +66,12 @@ async fn sign_in(
         metrics::counter!("payfac_codes_rejected_total", "reason" => "malformed").increment(1);
         return Ok(None);
     };
+    let Ok(_permit) = state.sign_in_permits.try_acquire() else {
+        // Too many sign-ins wait on storage already (a flood of guesses):
+        // answered at once, the code unspent.
+        metrics::counter!("payfac_sign_ins_shed_total").increment(1);
+        return Err(());
+    };
     let now = unix_now();
     let (secret, secret_hash) = SessionToken::new_secret();
     let max_age = state.config.session_max_secs;

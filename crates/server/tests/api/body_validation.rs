@@ -233,3 +233,53 @@ async fn body_size_is_checked_before_the_signature() {
     let answer = app.send(&call).await;
     assert_eq!((answer.status, answer.code()), (413, "10002"));
 }
+
+/// Issue #19: a query string over 4096 bytes or 64 parameters is refused
+/// (414, 10002) before it is decoded and sorted into the signature
+/// string, even when correctly signed; one at both limits is accepted.
+#[tokio::test]
+async fn queries_over_the_size_limits_are_refused_before_the_signature() {
+    let app = spawn_app().await;
+    let params = |count: usize, value_len: usize| -> String {
+        (0..count)
+            .map(|i| format!("p{i:02}={}", "v".repeat(value_len)))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let at_limit = {
+        // 64 parameters, padded to exactly 4096 bytes.
+        let mut query = params(64, 1);
+        let pad = payfac_server::api::QUERY_BYTES_LIMIT - query.len();
+        query.push_str(&"v".repeat(pad));
+        query
+    };
+    assert_eq!(at_limit.len(), payfac_server::api::QUERY_BYTES_LIMIT);
+    let mut call = Call::buyer("U1", "u1@example.com");
+    call.query = at_limit.clone();
+    let accepted = app.send(&call).await;
+    assert_eq!(accepted.code(), "0000", "{}", accepted.json);
+
+    for (query, why) in [
+        (format!("{at_limit}v"), "4097 bytes"),
+        (params(65, 1), "65 parameters"),
+        (params(1_000, 0), "1,000 parameters"),
+    ] {
+        let mut call = Call::buyer("U2", "u2@example.com");
+        call.query = query;
+        let answer = app.send(&call).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (414, "10002"),
+            "{why}: {}",
+            answer.json
+        );
+        assert!(
+            answer.json["msg"]
+                .as_str()
+                .unwrap()
+                .contains("4096 bytes or 64 parameters"),
+            "{why}"
+        );
+    }
+    assert_eq!(app.count("nonces"), 1);
+}

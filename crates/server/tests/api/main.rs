@@ -4,6 +4,7 @@
 mod helpers;
 
 mod body_validation;
+mod connections;
 mod openapi;
 mod pages;
 mod playground;

@@ -113,3 +113,45 @@ async fn health_endpoints_answer() {
     let metrics = app.metrics().await;
     assert!(metrics.contains("payfac_http_requests_total"), "{metrics}");
 }
+
+/// Issue #19: with a metrics listener (`--metrics-listen`), `/metrics`
+/// (which names merchants with their signature failures) is served there
+/// and no longer on the public listener.
+#[tokio::test]
+async fn a_metrics_listener_keeps_metrics_off_the_public_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = payfac_store::open(&format!("sqlite://{}", dir.path().join("m.db").display()))
+        .await
+        .unwrap();
+    let config = payfac_server::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
+        ..payfac_server::Config::default()
+    };
+    let application = payfac_server::Application::build(config, store)
+        .await
+        .unwrap();
+    let public = format!("http://127.0.0.1:{}", application.port());
+    let metrics = format!(
+        "http://127.0.0.1:{}",
+        application.metrics_port().expect("a metrics port")
+    );
+    tokio::spawn(application.run_until_stopped());
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        let http = http.clone();
+        async move { http.get(url).send().await.unwrap() }
+    };
+    assert_eq!(get(format!("{public}/healthz")).await.status(), 200);
+    assert_eq!(get(format!("{public}/metrics")).await.status(), 404);
+    let served = get(format!("{metrics}/metrics")).await;
+    assert_eq!(served.status(), 200);
+    assert!(
+        served
+            .text()
+            .await
+            .unwrap()
+            .contains("payfac_http_requests_total")
+    );
+    assert_eq!(get(format!("{metrics}/account")).await.status(), 404);
+}

@@ -61,3 +61,39 @@ async fn past_the_pending_write_limit_callers_get_503_with_retry_after() {
     assert_eq!(first.code(), "10004", "the held request failed on the lock");
     assert_eq!(app.count("nonces"), 0);
 }
+
+/// Issue #19: sign-ins need no authentication, so their queue is bounded
+/// too. Past `max_pending_sign_ins` a sign-in answers 503 with
+/// `Retry-After` at once (not after the storage wait), and its code stays
+/// good.
+#[tokio::test]
+async fn past_the_pending_sign_in_limit_sign_ins_get_503_at_once() {
+    let app = crate::helpers::spawn_app_with(|config| config.max_pending_sign_ins = 1).await;
+    let (held_code, shed_code) = (app.code_for("U1").await, app.code_for("U2").await);
+    // Hold the database so the first sign-in waits on storage.
+    let blocker = rusqlite::Connection::open(&app.db_path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let held_path = format!("/account?authorizationCode={held_code}");
+    let held = app.get(&held_path, None);
+    let shed = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let started = std::time::Instant::now();
+        let response = app
+            .get(&format!("/account?authorizationCode={shed_code}"), None)
+            .await;
+        (response, started.elapsed())
+    };
+    let (held, (shed, took)) = tokio::join!(held, shed);
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(shed.status(), 503);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    assert!(took < Duration::from_secs(1), "shed after {took:?}");
+    assert_eq!(held.status(), 503, "the held sign-in failed on the lock");
+    let retried = app
+        .get(&format!("/account?authorizationCode={shed_code}"), None)
+        .await;
+    assert!(
+        crate::helpers::session_set_by(&retried).is_some(),
+        "the shed code still signs in"
+    );
+}

@@ -176,3 +176,88 @@ async fn buyers_are_namespaced_per_merchant() {
     assert_ne!(ids[0], ids[1]);
     assert!(ids.contains(&ours.user_id().parse().unwrap()));
 }
+
+/// Sends `call` (signed with the app's key) with its body in two halves;
+/// `between` runs after the first half has been sent.
+async fn send_in_two_halves(
+    app: &crate::helpers::TestApp,
+    call: &Call,
+    between: impl std::future::Future<Output = ()>,
+) -> crate::helpers::Answer {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
+    let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
+    let request = app
+        .http
+        .post(app.user_url(call))
+        .header("content-type", "application/json")
+        .header("content-length", call.body.len())
+        .header("timestamp", &call.timestamp)
+        .header("nonce", &call.nonce)
+        .header("signature", call.sign_with(&app.key))
+        .body(body)
+        .send();
+    let (first, second) = call.body.split_at(call.body.len() / 2);
+    let (first, second) = (first.to_vec(), second.to_vec());
+    let feed = async move {
+        tx.send(Ok(first)).await.unwrap();
+        between.await;
+        tx.send(Ok(second)).await.unwrap();
+    };
+    let (response, ()) = tokio::join!(request, feed);
+    crate::helpers::answer(response.unwrap()).await
+}
+
+/// Issue #19: a request whose body was still arriving when its merchant
+/// was disabled is answered like any call for a disabled merchant
+/// (10001), not 0000; and one whose key was removed meanwhile is 10003.
+#[tokio::test]
+async fn a_merchant_disabled_or_key_removed_while_the_body_arrives_is_honoured() {
+    use payfac_domain::{MerchantId, MerchantStatus};
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.merchant_refresh = std::time::Duration::from_millis(50);
+    })
+    .await;
+    let merchant = MerchantId::parse(crate::helpers::MERCHANT).unwrap();
+    let settle = || tokio::time::sleep(std::time::Duration::from_millis(500));
+
+    let disabled = send_in_two_halves(&app, &Call::buyer("U1", "u1@example.com"), async {
+        settle().await;
+        app.store
+            .set_status(&merchant, MerchantStatus::Disabled)
+            .await
+            .unwrap();
+        settle().await;
+    })
+    .await;
+    assert_eq!(
+        (disabled.status, disabled.code()),
+        (404, "10001"),
+        "{}",
+        disabled.json
+    );
+
+    app.store
+        .set_status(&merchant, MerchantStatus::Active)
+        .await
+        .unwrap();
+    settle().await;
+    let (_, public) = crate::helpers::vector_keys();
+    let removed = send_in_two_halves(&app, &Call::buyer("U2", "u2@example.com"), async {
+        settle().await;
+        app.store
+            .remove_key(&merchant, &public.key_id())
+            .await
+            .unwrap();
+        settle().await;
+    })
+    .await;
+    assert_eq!(
+        (removed.status, removed.code()),
+        (401, "10003"),
+        "{}",
+        removed.json
+    );
+    assert_eq!(app.count("buyers"), 0);
+}

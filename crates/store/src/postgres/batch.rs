@@ -10,8 +10,9 @@
 //! (10004, retryable unchanged).
 //!
 //! A batch never holds two calls that share a key (a row an
-//! `ON CONFLICT DO UPDATE` or `UPDATE` may touch only once per statement):
-//! such a call waits for the next batch, where it meets the committed row.
+//! `ON CONFLICT DO UPDATE` may touch only once per statement): such a call
+//! waits for the next batch, where it meets the committed row. Code
+//! redemptions have no keys: their statement picks one winner per code.
 //! One batch runs at a time per instance, so an instance's batches never
 //! wait on each other's row locks. Batches of two instances can (the same
 //! request sent to both, one buyer synced at both at once) and, locking

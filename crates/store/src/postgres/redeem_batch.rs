@@ -5,8 +5,6 @@
 //! are judged by the latest clock reading in the batch: a code counts as
 //! expired up to a second or so early, never late.
 
-use std::collections::HashMap;
-
 use deadpool_postgres::Pool;
 use payfac_domain::SessionId;
 
@@ -14,40 +12,57 @@ use super::batch::{Batched, Call, Failure};
 use super::buyers::buyer_from_row;
 use crate::{RedeemOutcome, Redemption, RejectReason};
 
-/// The new session's secret hash (random, one per call) says which call a
-/// returned row belongs to; calls missing from the result were refused.
+/// Calls presenting the same code id share a batch: of the calls with one
+/// `(id, hash)`, the earliest is the candidate, and only a candidate whose
+/// hash matches can consume the code, so exactly one call wins whatever
+/// else presents that id. The `UPDATE` returns the winner's position; only
+/// the winner ends its old session and gets a new one.
+///
+/// One row per call, in order: the new session and its buyer for a
+/// winner; else why it was refused, worked out in the same statement (a
+/// second query after the commit could fail and turn committed sign-ins
+/// into errors): `used` when the code was used before or by another call
+/// of this batch, `known` when a code has that id and hash at all (else
+/// the code is unknown; known and unused means expired). The codes table
+/// is read as it was before this statement, so this batch's own use shows
+/// through `consumed`.
 const REDEEM_CODES: &str = concat!(
     "WITH input AS (
         SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::bytea[],
                              $5::bytea[], $6::bigint[])
-            AS t(code_id, code_hash, replaces_id, replaces_hash, session_hash, session_expires_at)
+            WITH ORDINALITY AS t(code_id, code_hash, replaces_id, replaces_hash,
+                                 session_hash, session_expires_at, position)
+    ), candidate AS (
+        SELECT DISTINCT ON (code_id, code_hash) code_id, code_hash, position
+        FROM input ORDER BY code_id, code_hash, position
     ), consumed AS (
         UPDATE codes c SET used_at = $7::bigint
-        FROM input i
+        FROM candidate i
         WHERE c.id = i.code_id AND c.secret_hash = i.code_hash
           AND c.used_at IS NULL AND c.expires_at > $7::bigint
-        RETURNING c.id, c.user_id
+        RETURNING c.id, c.secret_hash, c.user_id, i.position
     ), ended AS (
         DELETE FROM sessions s
-        USING input i JOIN consumed k ON k.id = i.code_id
+        USING input i JOIN consumed k ON k.position = i.position
         WHERE s.id = i.replaces_id AND s.secret_hash = i.replaces_hash
     ), created AS (
         INSERT INTO sessions (secret_hash, user_id, created_at, last_seen_at, expires_at)
         SELECT i.session_hash, k.user_id, $7::bigint, $7::bigint, i.session_expires_at
-        FROM input i JOIN consumed k ON k.id = i.code_id
+        FROM input i JOIN consumed k ON k.position = i.position
         RETURNING id, user_id, secret_hash
     )
     SELECT ",
     buyer_columns!(),
-    ", created.id, created.secret_hash FROM created JOIN buyers b ON b.user_id = created.user_id"
+    ", created.id,
+           (c.used_at IS NOT NULL OR k.id IS NOT NULL) AS used,
+           (c.id IS NOT NULL) AS known
+    FROM input i
+    LEFT JOIN created ON created.secret_hash = i.session_hash
+    LEFT JOIN buyers b ON b.user_id = created.user_id
+    LEFT JOIN codes c ON c.id = i.code_id AND c.secret_hash = i.code_hash
+    LEFT JOIN consumed k ON k.id = i.code_id AND k.secret_hash = i.code_hash
+    ORDER BY i.position"
 );
-
-/// Why the refused codes of a batch were refused (for metrics): unknown
-/// when no code has that id and hash, used, or else expired.
-const WHY_REFUSED: &str = "
-SELECT i.position, c.used_at IS NOT NULL
-FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS i(code_id, code_hash, position)
-JOIN codes c ON c.id = i.code_id AND c.secret_hash = i.code_hash";
 
 /// Code redemptions.
 pub(super) struct Redemptions;
@@ -56,9 +71,11 @@ impl Batched for Redemptions {
     type Request = Redemption;
     type Outcome = RedeemOutcome;
 
-    /// The code: an `UPDATE` touches a row once per statement.
-    fn keys(redemption: &Redemption) -> Vec<String> {
-        vec![format!("code {}", redemption.code_id.0)]
+    /// None: calls presenting one code id share a batch (the statement
+    /// lets exactly one of them win), so a flood of guesses at one id goes
+    /// through in full batches instead of one call per batch.
+    fn keys(_: &Redemption) -> Vec<String> {
+        Vec::new()
     }
 
     type Answers = Vec<RedeemOutcome>;
@@ -109,35 +126,29 @@ async fn attempt(
             ],
         )
         .await?;
-    let mut signed_in = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let hash: Vec<u8> = row.try_get(7)?;
-        let session = SessionId(row.try_get(6)?);
-        let buyer = buyer_from_row(row)?;
-        signed_in.insert(hash, RedeemOutcome::SignedIn { buyer, session });
+    if rows.len() != calls.len() {
+        return Err(Failure::Failed(crate::StoreError::Unavailable(
+            "the redemption statement answered the wrong number of rows".into(),
+        )));
     }
-    let mut outcomes: Vec<Option<RedeemOutcome>> = calls
-        .iter()
-        .map(|r| signed_in.remove(&r.session.secret_hash.0[..]))
-        .collect();
-    if outcomes.iter().any(Option::is_none) {
-        // The refusals may take a second look, to say why (for metrics).
-        let statement = client.prepare_cached(WHY_REFUSED).await?;
-        let found = client.query(&statement, &[&code_ids, &code_hashes]).await?;
-        let mut used = HashMap::with_capacity(found.len());
-        for row in &found {
-            let position: i64 = row.try_get(0)?;
-            used.insert(position as usize - 1, row.try_get::<_, bool>(1)?);
-        }
-        for (index, outcome) in outcomes.iter_mut().enumerate() {
-            if outcome.is_none() {
-                *outcome = Some(RedeemOutcome::Rejected(match used.get(&index) {
-                    None => RejectReason::Unknown,
-                    Some(true) => RejectReason::Used,
-                    Some(false) => RejectReason::Expired,
-                }));
-            }
-        }
+    rows.iter()
+        .map(outcome)
+        .collect::<Result<_, _>>()
+        .map_err(Failure::from)
+}
+
+/// A call's outcome from its row of `REDEEM_CODES`.
+fn outcome(row: &tokio_postgres::Row) -> Result<RedeemOutcome, tokio_postgres::Error> {
+    if let Some(session) = row.try_get::<_, Option<i64>>(6)? {
+        return Ok(RedeemOutcome::SignedIn {
+            buyer: buyer_from_row(row)?,
+            session: SessionId(session),
+        });
     }
-    Ok(outcomes.into_iter().flatten().collect())
+    let (used, known): (bool, bool) = (row.try_get(7)?, row.try_get(8)?);
+    Ok(RedeemOutcome::Rejected(match (used, known) {
+        (true, _) => RejectReason::Used,
+        (false, true) => RejectReason::Expired,
+        (false, false) => RejectReason::Unknown,
+    }))
 }

@@ -65,11 +65,14 @@ pub(super) async fn end_session(pool: &Pool, session: &SessionKey) -> Result<(),
 
 /// One statement for all three tables. `SKIP LOCKED` lets several
 /// instances purge at once without queueing behind each other or behind
-/// a request holding one of the rows.
+/// a request holding one of the rows. Nonces go by the earlier of the
+/// instance's clock and the database's: an instance whose clock runs
+/// ahead never deletes a nonce the others may still need.
 const PURGE: &str = "
 WITH n AS (
     DELETE FROM nonces WHERE (merchant_id, nonce) IN (
-        SELECT merchant_id, nonce FROM nonces WHERE expires_at < $1::bigint
+        SELECT merchant_id, nonce FROM nonces
+        WHERE expires_at < LEAST($1::bigint, floor(extract(epoch FROM now()))::bigint)
         LIMIT $2::bigint FOR UPDATE SKIP LOCKED)
     RETURNING 1
 ), c AS (

@@ -1,9 +1,12 @@
 //! Merchant calls on PostgreSQL, batched (see `batch`).
 //!
 //! Calls are sent sorted by buyer, so batches of two instances lock buyers
-//! in the same order. Nonces are judged by the earliest clock reading in
+//! in the same order. Nonces are judged by the earliest `now - window` in
 //! the batch: a nonce counts as live up to a second or so longer, never
 //! shorter, so a replay verified in its window's last second is refused.
+//! Each call's clock and window are the ones that accepted its timestamp,
+//! so judging by them never finds a replay's recorded nonce expired,
+//! whatever clock or window the recording instance had.
 
 use std::collections::HashMap;
 
@@ -26,7 +29,7 @@ WITH input AS (
     INSERT INTO nonces (merchant_id, nonce, expires_at)
     SELECT merchant_id, nonce, nonce_expires_at FROM input ORDER BY position
     ON CONFLICT (merchant_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at
-    WHERE nonces.expires_at < $11::bigint
+    WHERE nonces.expires_at < $12::bigint
     RETURNING merchant_id, nonce
 ), buyer AS (
     INSERT INTO buyers (user_id, merchant_id, merchant_user_no, email,
@@ -131,7 +134,7 @@ async fn attempt(pool: &Pool, batch: &[Call<SyncRequest, SyncOutcome>]) -> Resul
     };
     let merchants = column(|r| r.merchant.as_str());
     let nonces = column(|r| r.nonce.as_str());
-    let nonce_expiries = number(|r| r.nonce_expires_at);
+    let nonce_expiries = number(|r| r.signed_at + crate::NONCE_RETENTION_SECS);
     let new_user_ids = number(|r| r.new_user_id);
     let user_nos = column(|r| r.profile.merchant_user_no.as_str());
     let emails = column(|r| r.profile.email.as_str());
@@ -140,10 +143,17 @@ async fn attempt(pool: &Pool, batch: &[Call<SyncRequest, SyncOutcome>]) -> Resul
     let code_hashes: Vec<&[u8]> = requests.iter().map(|r| &r.code_hash.0[..]).collect();
     let code_expiries = number(|r| r.code_expires_at);
     // The calls of a batch were verified within a second or so of each
-    // other. The earliest clock reading among them judges the nonces: a
+    // other. The earliest `now - window` among them judges the nonces: a
     // nonce counts as live for up to that much longer, never shorter, so a
-    // replay verified in its window's last second is still refused.
+    // replay verified in its window's last second is still refused. A
+    // recorded nonce is live when its timestamp is `now - window` or later.
     let now = requests.iter().map(|r| r.now).min().unwrap_or_default();
+    let live_from = requests
+        .iter()
+        .map(|r| r.now - r.window)
+        .min()
+        .unwrap_or_default()
+        + crate::NONCE_RETENTION_SECS;
     let rows = client
         .query(
             &statement,
@@ -159,6 +169,7 @@ async fn attempt(pool: &Pool, batch: &[Call<SyncRequest, SyncOutcome>]) -> Resul
                 &code_hashes,
                 &code_expiries,
                 &now,
+                &live_from,
             ],
         )
         .await?;

@@ -22,7 +22,7 @@ pub(super) fn sync_user(
     request: &SyncRequest,
 ) -> Result<SyncOutcome, StoreError> {
     let (merchant, nonce) = (request.merchant.as_str(), request.nonce.as_str());
-    if nonces.is_live(connection, merchant, nonce, request.now)? {
+    if nonces.is_live(connection, merchant, nonce, request.now, request.window)? {
         return Ok(SyncOutcome::NonceReused);
     }
     let user_id = upsert_buyer(connection, request)?;
@@ -35,7 +35,8 @@ pub(super) fn sync_user(
             params![&request.code_hash.0[..], user_id, request.code_expires_at],
             |row| row.get(0),
         )?;
-    nonces.record(connection, merchant, nonce, request.nonce_expires_at)?;
+    let expires_at = request.signed_at + crate::NONCE_RETENTION_SECS;
+    nonces.record(connection, merchant, nonce, expires_at)?;
     Ok(SyncOutcome::Issued {
         user_id,
         code_id: payfac_domain::CodeId(code_id),

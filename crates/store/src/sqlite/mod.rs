@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("migrations/002_nonce_log.sql"),
     include_str!("migrations/003_session_ids.sql"),
+    include_str!("migrations/004_nonce_retention.sql"),
 ];
 
 pub struct SqliteStore {
@@ -40,6 +41,7 @@ impl SqliteStore {
         let path = PathBuf::from(path.split('?').next().unwrap_or(path));
         let opened = path.clone();
         let connection = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+            restrict_access(&opened)?;
             let connection = Connection::open(&opened)?;
             configure(&connection)?;
             connection.pragma_update(None, "journal_mode", "WAL")?;
@@ -63,6 +65,50 @@ impl SqliteStore {
             readers: Readers::new(path),
         })
     }
+}
+
+/// The database holds buyers' emails and names: the file is created
+/// readable by its owner only (0600) whatever the umask, and SQLite gives
+/// its `-wal` and `-shm` files the database file's mode. Files an older
+/// release created under the umask (often 0644) are narrowed to 0600.
+fn restrict_access(path: &std::path::Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => {
+                return Err(StoreError::Unavailable(format!(
+                    "cannot create {}: {error}",
+                    path.display()
+                )));
+            }
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            let Ok(metadata) = std::fs::metadata(&file) else {
+                continue;
+            };
+            if metadata.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |error| {
+                        StoreError::Unavailable(format!(
+                            "cannot restrict {} to its owner: {error}",
+                            file.display()
+                        ))
+                    },
+                )?;
+                tracing::warn!(file = %file.display(), "narrowed to owner-only access (0600)");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Page cache of the writer connection, in KiB.
@@ -269,6 +315,32 @@ mod tests {
         assert!(writers >= 1, "no sqlite-writer thread found");
     }
 
+    /// Issue #19: the database and its `-wal` and `-shm` files hold
+    /// buyers' emails and names: 0600 whatever the umask (the usual 022
+    /// made them 0644), and a file an older release left 0644 is narrowed.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn database_files_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode =
+            |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("private.db");
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        store.purge_expired(0, 1).await.unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        drop(store);
+
+        let older = directory.path().join("older.db");
+        Connection::open(&older).unwrap();
+        std::fs::set_permissions(&older, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _store = SqliteStore::open(older.to_str().unwrap()).await.unwrap();
+        assert_eq!(mode(&older), 0o600);
+    }
+
     /// A database of schema version 1 keeps its live nonces through the
     /// move to the nonce log: a replay after the upgrade is still refused.
     #[tokio::test]
@@ -290,7 +362,8 @@ mod tests {
         let request = |nonce: &str| SyncRequest {
             merchant: MerchantId::parse("M1").unwrap(),
             nonce: Nonce::parse(nonce).unwrap(),
-            nonce_expires_at: 2_000_000_000,
+            signed_at: 1_900_000_000,
+            window: 300,
             profile: payfac_domain::BuyerProfile {
                 merchant_user_no: payfac_domain::MerchantUserNo::parse("U1").unwrap(),
                 email: payfac_domain::Email::parse("buyer@example.com").unwrap(),

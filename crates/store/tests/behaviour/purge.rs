@@ -1,7 +1,7 @@
 //! `purge_expired`: only expired rows go, in bounded batches, and codes
 //! that expired unused are counted.
 
-use payfac_store::PurgeCounts;
+use payfac_store::{NONCE_RETENTION_SECS, PurgeCounts, SyncOutcome};
 
 use crate::common::*;
 
@@ -11,11 +11,11 @@ const SOON: i64 = NOW + 10;
 const LATER: i64 = NOW + 1_000;
 const PURGE_AT: i64 = NOW + 100;
 
-/// One sync (nonce and code expiring as given) and, if `session` is set,
-/// a redemption of its code into a session expiring then.
+/// One sync (nonce recorded until and code expiring as given) and, if
+/// `session` is set, a redemption of its code into a session expiring then.
 async fn buyer(t: &TestStore, user_no: &str, nonce: i64, code: i64, session: Option<i64>) {
     let mut request = sync("M1", user_no);
-    request.nonce_expires_at = nonce;
+    request.signed_at = nonce - NONCE_RETENTION_SECS;
     request.code_expires_at = code;
     let (_, code_id) = issued(t.store.sync_user(request.clone()).await.unwrap());
     if let Some(expires_at) = session {
@@ -51,5 +51,44 @@ backend_tests! {
         let unused: u64 = passes.iter().map(|pass| pass.codes_unused).sum();
         assert_eq!(unused, 2, "{passes:?}");
         assert_eq!(t.counts().await, [3, 6, 3, 1]);
+    }
+}
+
+backend_tests! {
+    /// Issue #19: the purge keeps a nonce for the fixed retention after
+    /// its timestamp, not for the window it was recorded with, so a replay
+    /// accepted by any instance's window is still refused after a purge.
+    async fn purge_keeps_nonces_for_the_full_retention(t: &TestStore) {
+        let mut first = sync("M1", "U1");
+        first.window = 20;
+        issued(t.store.sync_user(first.clone()).await.unwrap());
+        let kept = t.store.purge_expired(NOW + NONCE_RETENTION_SECS, 1_000).await.unwrap();
+        assert_eq!(kept.nonces, 0);
+        let mut replay = first.clone();
+        replay.window = 300;
+        replay.now = NOW + 300;
+        replay.code_hash = again(&first).code_hash;
+        assert_eq!(t.store.sync_user(replay).await.unwrap(), SyncOutcome::NonceReused);
+        let gone = t.store.purge_expired(NOW + NONCE_RETENTION_SECS + 1, 1_000).await.unwrap();
+        assert_eq!(gone.nonces, 1);
+    }
+}
+
+backend_tests! {
+    /// Issue #19, PostgreSQL: the purge deletes nonces by the earlier of
+    /// the instance's clock and the database's, so an instance whose clock
+    /// runs far ahead deletes nothing the database's clock still keeps.
+    /// (SQLite instances share one host's clock.)
+    async fn a_purge_by_a_clock_ahead_keeps_what_the_database_clock_keeps(t: &TestStore) {
+        if t.postgres_database().is_none() {
+            return;
+        }
+        let now = payfac_store::unix_now();
+        let mut first = sync("M1", "U1");
+        (first.signed_at, first.now) = (now, now);
+        issued(t.store.sync_user(first).await.unwrap());
+        let ahead = now + NONCE_RETENTION_SECS + 600;
+        assert_eq!(t.store.purge_expired(ahead, 1_000).await.unwrap().nonces, 0);
+        assert_eq!(t.count("nonces").await, 1);
     }
 }

@@ -128,11 +128,11 @@ backend_tests! {
         let first = sync("M1", "U1");
         issued(t.store.sync_user(first.clone()).await.unwrap());
         let mut at_expiry = with_nonce(again(&first), first.nonce.as_str());
-        at_expiry.now = first.nonce_expires_at;
+        at_expiry.now = window_end(&first);
         assert_eq!(t.store.sync_user(at_expiry.clone()).await.unwrap(), SyncOutcome::NonceReused);
         let mut after = at_expiry;
-        after.now = first.nonce_expires_at + 1;
-        after.nonce_expires_at = after.now + WINDOW;
+        after.now = window_end(&first) + 1;
+        after.signed_at = after.now;
         after.code_expires_at = after.now + WINDOW;
         issued(t.store.sync_user(after.clone()).await.unwrap());
         // The reused nonce is live again, with its new window.
@@ -140,6 +140,23 @@ backend_tests! {
         replay.nonce = after.nonce.clone();
         replay.now = after.now + 1;
         assert_eq!(t.store.sync_user(replay).await.unwrap(), SyncOutcome::NonceReused);
+    }
+
+    /// Issue #19: a nonce recorded under a 20 s window is still live for
+    /// an instance (or a restart) with a 300 s window, for as long as that
+    /// window accepts the request's timestamp: the replay is refused.
+    async fn a_larger_window_never_reopens_a_recorded_nonce(t: &TestStore) {
+        let mut first = sync("M1", "U1");
+        first.window = 20;
+        issued(t.store.sync_user(first.clone()).await.unwrap());
+        for now in [NOW + 21, NOW + 120, NOW + 300] {
+            let mut replay = first.clone();
+            replay.window = 300;
+            replay.now = now;
+            replay.code_hash = again(&first).code_hash;
+            assert_eq!(t.store.sync_user(replay).await.unwrap(), SyncOutcome::NonceReused, "at {now}");
+        }
+        assert_eq!(t.counts().await, [1, 1, 1, 0]);
     }
 
     /// Twenty identical requests racing: exactly one is issued.
@@ -169,14 +186,14 @@ backend_tests! {
         let first = sync("M1", "U1");
         issued(t.store.sync_user(first.clone()).await.unwrap());
         let mut replay = with_nonce(again(&first), first.nonce.as_str());
-        replay.now = first.nonce_expires_at;
+        replay.now = window_end(&first);
         let outcomes = race(t, 21, |i| {
             if i == 0 {
                 return replay.clone();
             }
             let mut later = sync("M1", &format!("L{i}"));
-            later.now = first.nonce_expires_at + 1;
-            later.nonce_expires_at = later.now + WINDOW;
+            later.now = window_end(&first) + 1;
+            later.signed_at = later.now;
             later.code_expires_at = later.now + WINDOW;
             later
         })

@@ -30,7 +30,8 @@ pub fn sync(merchant_id: &str, user_no: &str) -> SyncRequest {
     SyncRequest {
         merchant: merchant(merchant_id),
         nonce: Nonce::parse(&fresh_nonce()).expect("valid nonce"),
-        nonce_expires_at: NOW + WINDOW,
+        signed_at: NOW,
+        window: WINDOW,
         profile: BuyerProfile {
             merchant_user_no: MerchantUserNo::parse(user_no).expect("valid merchantUserNo"),
             email: email("buyer@example.com"),
@@ -52,6 +53,11 @@ pub fn again(request: &SyncRequest) -> SyncRequest {
         new_user_id: new_user_id(),
         ..request.clone()
     }
+}
+
+/// The last second at which `request`'s own window judges its nonce live.
+pub fn window_end(request: &SyncRequest) -> i64 {
+    request.signed_at + request.window
 }
 
 pub fn with_nonce(mut request: SyncRequest, nonce: &str) -> SyncRequest {
