@@ -29,6 +29,8 @@ pub struct Config {
     pub purge_interval: Duration,
     /// Merchant requests allowed to wait on storage at once.
     pub max_pending_writes: usize,
+    /// Where the admin API listens (`/admin/v1/…`); off when `None`.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             merchant_refresh: Duration::from_secs(1),
             purge_interval: Duration::from_secs(30),
             max_pending_writes: 2048,
+            admin_listen: None,
         }
     }
 }

@@ -49,6 +49,8 @@ async fn not_found(uri: axum::http::Uri, buyer: pages::CurrentBuyer) -> axum::re
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// The admin API's own listener, when configured.
+    admin: Option<(TcpListener, Router)>,
 }
 
 impl Application {
@@ -62,6 +64,14 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|error| BuildError::Bind(config.listen.to_string(), error))?;
+        let admin_listener = match config.admin_listen {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .map_err(|error| BuildError::Bind(address.to_string(), error))?,
+            ),
+            None => None,
+        };
         let state = AppState {
             storage_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_writes)),
             config: Arc::new(config),
@@ -70,6 +80,7 @@ impl Application {
         };
         Ok(Self {
             listener,
+            admin: admin_listener.map(|l| (l, crate::admin::router(state.clone()))),
             router: router(state),
         })
     }
@@ -78,8 +89,24 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
+    /// The admin listener's port, when there is one.
+    pub fn admin_port(&self) -> Option<u16> {
+        let (listener, _) = self.admin.as_ref()?;
+        listener.local_addr().ok().map(|a| a.port())
+    }
+
     /// Serves until the process receives Ctrl-C or SIGTERM.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        if let Some((listener, router)) = self.admin {
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "the admin listener stopped");
+                }
+            });
+        }
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
             .await
