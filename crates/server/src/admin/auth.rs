@@ -30,10 +30,13 @@ const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone)]
 pub struct Actor(pub String);
 
+/// The token hashes and when they were loaded.
+type Cached = Option<(Instant, Arc<Vec<AdminCredential>>)>;
+
 #[derive(Clone)]
 pub struct Tokens {
     store: Arc<dyn Store>,
-    cache: Arc<Mutex<Option<(Instant, Arc<Vec<AdminCredential>>)>>>,
+    cache: Arc<Mutex<Cached>>,
     touched: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
