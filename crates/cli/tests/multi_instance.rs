@@ -13,11 +13,13 @@ use payfac_test_support::proxy::Proxy;
 use payfac_test_support::{free_port, vectors};
 use serde_json::Value;
 
-fn payfac(args: &[&str]) -> std::process::Output {
+/// The `payfac` binary under test.
+fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_payfac"))
-        .args(args)
-        .output()
-        .unwrap()
+}
+
+fn payfac(args: &[&str]) -> std::process::Output {
+    binary().args(args).output().unwrap()
 }
 
 /// A running `payfac serve`, killed on drop.
@@ -28,12 +30,7 @@ struct Instance {
 
 impl Instance {
     async fn start(database_url: &str) -> Self {
-        Self::start_with(
-            || Command::new(env!("CARGO_BIN_EXE_payfac")),
-            database_url,
-            &[],
-        )
-        .await
+        Self::start_with(binary, database_url, &[]).await
     }
 
     /// `command()` (the binary, or a wrapper that runs it) with `serve`
@@ -362,12 +359,7 @@ async fn an_instance_with_a_clock_ahead_does_not_reopen_nonces() {
     let key = SigningKey::from_pem(&vectors::private_key_pem()).unwrap();
     let http = reqwest::Client::new();
     let window = ["--timestamp-window-secs", "10"];
-    let a = Instance::start_with(
-        || Command::new(env!("CARGO_BIN_EXE_payfac")),
-        &database.url,
-        &window,
-    )
-    .await;
+    let a = Instance::start_with(binary, &database.url, &window).await;
     let request = signed(&key, "U1");
     let (_, first) = post_user(&http, &a.base, "MI", &request).await;
     assert_eq!(first["code"], "0000", "{first}");
@@ -446,4 +438,115 @@ async fn an_outage_answers_10004_and_503_then_recovers_without_restart() {
     // The request that failed during the outage persisted nothing: the
     // same request, nonce included, now succeeds.
     assert_eq!(send(during).await.1["code"], "0000");
+}
+
+/// An admin change made through one instance's admin API reaches the
+/// other within 5 s: a merchant disabled with `endSessions` is refused
+/// everywhere and its buyers' sessions are over everywhere; a revoked
+/// admin token stops working on both admin listeners (issue #17).
+#[tokio::test]
+async fn an_admin_change_at_one_instance_is_seen_by_the_other_within_5_s() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    add_vectors_merchant(&database.url);
+    let token = payfac(&[
+        "admin-token",
+        "create",
+        "ops",
+        "--database-url",
+        &database.url,
+    ]);
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let admin_ports = [free_port(), free_port()];
+    let a_admin = format!("127.0.0.1:{}", admin_ports[0]);
+    let b_admin = format!("127.0.0.1:{}", admin_ports[1]);
+    let a = Instance::start_with(binary, &database.url, &["--admin-listen", &a_admin]).await;
+    let b = Instance::start_with(binary, &database.url, &["--admin-listen", &b_admin]).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let key = SigningKey::from_pem(&vectors::private_key_pem()).unwrap();
+
+    // A buyer signed in at B.
+    let (_, answer) = post_user(&http, &b.base, "MI", &signed(&key, "U1")).await;
+    let code = answer["data"]["authorizationCode"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = http
+        .get(format!("{}/account?authorizationCode={code}", b.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+
+    // Disabled through A's admin API.
+    let disabled = http
+        .post(format!("http://{a_admin}/admin/v1/merchants/MI/disable"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"endSessions": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 200);
+    let changed_at = std::time::Instant::now();
+    let me = http
+        .get(format!("{}/api/me", b.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401, "the session is over at B at once");
+    for base in [&a.base, &b.base] {
+        loop {
+            let (_, answer) = post_user(&http, base, "MI", &signed(&key, "U2")).await;
+            if answer["code"] == "10001" {
+                break;
+            }
+            assert!(
+                changed_at.elapsed() < Duration::from_secs(5),
+                "{base}: {answer}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    // A token revoked from the CLI stops working on both admin listeners.
+    let revoked = payfac(&[
+        "admin-token",
+        "revoke",
+        "ops",
+        "--database-url",
+        &database.url,
+    ]);
+    assert!(revoked.status.success());
+    let revoked_at = std::time::Instant::now();
+    for admin in [&a_admin, &b_admin] {
+        loop {
+            let status = http
+                .get(format!("http://{admin}/admin/v1/merchants"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            if status == 401 {
+                break;
+            }
+            assert_eq!(status, 200);
+            assert!(
+                revoked_at.elapsed() < Duration::from_secs(5),
+                "{admin} still accepts it"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }

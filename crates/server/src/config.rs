@@ -44,6 +44,8 @@ pub struct Config {
     /// Connections open at once, at most (also bounded by the open-file
     /// limit). At the cap the connection idle the longest is closed.
     pub max_connections: usize,
+    /// Where the admin API listens (`/admin/v1/…`); off when `None`.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             max_pending_sign_ins: 1024,
             header_read_timeout: Duration::from_secs(15),
             max_connections: 10_000,
+            admin_listen: None,
         }
     }
 }

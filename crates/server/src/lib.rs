@@ -6,6 +6,7 @@
 //! parses the body into domain types → one store call in one transaction
 //! → `envelope` answers.
 
+pub mod admin;
 pub mod api;
 pub mod config;
 mod connections;

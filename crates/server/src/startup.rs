@@ -56,17 +56,20 @@ async fn not_found(uri: axum::http::Uri, buyer: pages::CurrentBuyer) -> axum::re
     }
 }
 
-/// A bound, ready-to-run service.
+/// A bound, ready-to-run service: the public listener, and the metrics
+/// and admin listeners when configured.
 pub struct Application {
     listener: TcpListener,
-    metrics_listener: Option<TcpListener>,
     router: Router,
+    metrics_listener: Option<TcpListener>,
+    /// The admin API's own listener, when configured.
+    admin: Option<(TcpListener, Router)>,
     limits: connections::Limits,
 }
 
 impl Application {
     /// Loads the merchant directory, starts the background tasks and binds
-    /// the listener (port 0 picks a free port).
+    /// the listeners (port 0 picks a free port).
     pub async fn build(config: Config, store: Arc<dyn Store>) -> Result<Self, BuildError> {
         if config.header_read_timeout.is_zero() || config.max_connections == 0 {
             return Err(BuildError::Config(
@@ -83,17 +86,9 @@ impl Application {
         let merchants = MerchantDirectory::load(store.as_ref()).await?;
         merchants.spawn_refresher(store.clone(), config.merchant_refresh);
         purge::spawn(store.clone(), config.purge_interval);
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|error| BuildError::Bind(config.listen.to_string(), error))?;
-        let metrics_listener = match config.metrics_listen {
-            Some(address) => Some(
-                TcpListener::bind(address)
-                    .await
-                    .map_err(|error| BuildError::Bind(address.to_string(), error))?,
-            ),
-            None => None,
-        };
+        let listener = bind(config.listen).await?;
+        let metrics_listener = bind_optional(config.metrics_listen).await?;
+        let admin_listener = bind_optional(config.admin_listen).await?;
         let limits = connections::Limits {
             header_read_timeout: config.header_read_timeout,
             max_connections: config.max_connections,
@@ -108,49 +103,66 @@ impl Application {
         Ok(Self {
             listener,
             metrics_listener,
+            admin: admin_listener.map(|l| (l, crate::admin::router(state.clone()))),
             router: router(state),
             limits,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        port_of(&self.listener)
     }
 
     /// The metrics listener's port, when there is one.
     pub fn metrics_port(&self) -> Option<u16> {
-        let listener = self.metrics_listener.as_ref()?;
-        listener.local_addr().ok().map(|a| a.port())
+        self.metrics_listener.as_ref().map(port_of)
     }
 
-    /// Serves until the process receives Ctrl-C or SIGTERM.
+    /// The admin listener's port, when there is one.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin.as_ref().map(|(listener, _)| port_of(listener))
+    }
+
+    /// Serves every listener until the process receives Ctrl-C or SIGTERM.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown_signal().await;
             let _ = stop.send(true);
         });
-        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        };
-        let public = connections::serve(
-            self.listener,
-            self.router,
-            self.limits,
-            until_stopped(stopped.clone()),
-        );
-        let Some(metrics_listener) = self.metrics_listener else {
-            return public.await;
-        };
-        let metrics = connections::serve(
-            metrics_listener,
-            metrics_router(),
-            self.limits,
-            until_stopped(stopped),
-        );
-        let (public, metrics) = tokio::join!(public, metrics);
-        public.and(metrics)
+        let mut served = vec![(self.listener, self.router)];
+        served.extend(self.metrics_listener.map(|l| (l, metrics_router())));
+        served.extend(self.admin);
+        let limits = self.limits;
+        let results =
+            futures_util::future::join_all(served.into_iter().map(|(listener, router)| {
+                let mut stopped = stopped.clone();
+                connections::serve(listener, router, limits, async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+            }))
+            .await;
+        results.into_iter().collect()
     }
+}
+
+async fn bind(address: std::net::SocketAddr) -> Result<TcpListener, BuildError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|error| BuildError::Bind(address.to_string(), error))
+}
+
+async fn bind_optional(
+    address: Option<std::net::SocketAddr>,
+) -> Result<Option<TcpListener>, BuildError> {
+    match address {
+        Some(address) => bind(address).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+fn port_of(listener: &TcpListener) -> u16 {
+    listener.local_addr().map(|a| a.port()).unwrap_or(0)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -25,6 +25,8 @@ pub enum AdminError {
     KeyExists(String),
     #[error("merchant {merchant} has no key {key}")]
     UnknownKey { merchant: String, key: String },
+    #[error("key {key} is the last key of merchant {merchant}; add another key first")]
+    LastKey { merchant: String, key: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

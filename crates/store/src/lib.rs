@@ -4,6 +4,7 @@
 //! backend.
 
 mod error;
+mod operator;
 pub mod postgres;
 mod records;
 pub mod sqlite;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::{AdminError, StoreError};
+pub use operator::*;
 pub use records::{
     MerchantRecord, NewSession, PurgeCounts, RedeemOutcome, Redemption, RejectReason, SessionKey,
     StoredKey, SyncOutcome, SyncRequest,
@@ -23,7 +25,7 @@ use payfac_domain::{Buyer, MerchantId, MerchantStatus};
 /// Everything payfac keeps. Every method is one atomic unit: it either
 /// happens completely or leaves no trace.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: OperatorStore + Send + Sync + 'static {
     /// Records the nonce, upserts the buyer and stores a new code hash, in
     /// one transaction. A nonce already used inside its window gives
     /// `NonceReused` and writes nothing.

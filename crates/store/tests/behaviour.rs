@@ -14,6 +14,8 @@ mod common;
 mod merchants;
 #[path = "behaviour/operations.rs"]
 mod operations;
+#[path = "behaviour/operator.rs"]
+mod operator;
 #[path = "behaviour/purge.rs"]
 mod purge;
 #[path = "behaviour/redeem.rs"]

@@ -3,7 +3,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use payfac_domain::{MerchantId, MerchantStatus};
+use payfac_domain::MerchantId;
+use payfac_server::admin::actions::Operator;
 use payfac_signing::VerifyingKey;
 use payfac_store::{Store, StoredKey};
 
@@ -41,7 +42,14 @@ enum MerchantCommand {
         command: KeyCommand,
     },
     /// Refuse the merchant's API calls (answered as an unknown merchant).
-    Disable { id: String },
+    Disable {
+        id: String,
+        /// Also end every session of the merchant's buyers and void its
+        /// unused codes, in the same transaction (a leaked key); prints
+        /// what it ended as JSON.
+        #[arg(long)]
+        end_sessions: bool,
+    },
     /// Accept the merchant's API calls again.
     Enable { id: String },
     /// Show every merchant, its status and key ids.
@@ -87,22 +95,30 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             command: KeyCommand::Add { id, public_key },
         } => {
             let key = read_public_key(&public_key)?;
-            store.add_key(&merchant_id(&id)?, stored(&key)).await?;
+            cli(store.as_ref())
+                .add_key(&merchant_id(&id)?, &key)
+                .await?;
             println!("{}", key.key_id());
         }
         MerchantCommand::Key {
             command: KeyCommand::Remove { id, key_id },
-        } => store.remove_key(&merchant_id(&id)?, &key_id).await?,
-        MerchantCommand::Disable { id } => {
-            store
-                .set_status(&merchant_id(&id)?, MerchantStatus::Disabled)
+        } => {
+            cli(store.as_ref())
+                .remove_key(&merchant_id(&id)?, &key_id, false)
                 .await?
         }
-        MerchantCommand::Enable { id } => {
-            store
-                .set_status(&merchant_id(&id)?, MerchantStatus::Active)
-                .await?
+        MerchantCommand::Disable { id, end_sessions } => {
+            let ended = cli(store.as_ref())
+                .disable(&merchant_id(&id)?, end_sessions)
+                .await?;
+            if end_sessions {
+                println!(
+                    "{}",
+                    serde_json::json!({"sessionsEnded": ended.sessions, "codesVoided": ended.codes})
+                );
+            }
         }
+        MerchantCommand::Enable { id } => cli(store.as_ref()).enable(&merchant_id(&id)?).await?,
         MerchantCommand::List { json } => list(store.as_ref(), json).await?,
     }
     Ok(ExitCode::SUCCESS)
@@ -114,8 +130,16 @@ pub async fn add_merchant(
     id: &MerchantId,
     key: &VerifyingKey,
 ) -> anyhow::Result<String> {
-    store.add_merchant(id, stored(key)).await?;
+    cli(store).add_merchant(id, key).await?;
     Ok(key.key_id())
+}
+
+/// Changes made from the command line, recorded in the audit trail as `cli`.
+pub fn cli(store: &dyn Store) -> Operator<'_> {
+    Operator {
+        store,
+        actor: "cli",
+    }
 }
 
 /// Writes a fresh pair for delivery and registers its public half. If the

@@ -1,5 +1,8 @@
 //! One module per subcommand.
 
+mod admin_token;
+mod audit;
+mod buyer;
 mod keygen;
 mod merchant;
 mod serve;
@@ -30,6 +33,12 @@ enum Command {
     Sign(sign::Args),
     /// Make a signed user-sync call and print the response envelope.
     UserSync(user_sync::Args),
+    /// Create, list and revoke admin API tokens.
+    AdminToken(admin_token::Args),
+    /// Answer a buyer's data request: show, export, sign out everywhere, erase.
+    Buyer(buyer::Args),
+    /// Show the newest admin changes, newest first.
+    Audit(audit::Args),
 }
 
 /// Where storage lives: shared by every subcommand that touches it.
@@ -52,6 +61,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keygen(args) => keygen::run(args),
         Command::Sign(args) => sign::run(args),
         Command::UserSync(args) => user_sync::run(args).await,
+        Command::AdminToken(args) => admin_token::run(args).await,
+        Command::Buyer(args) => buyer::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
     }
 }
 

@@ -59,6 +59,9 @@ pub struct Args {
     /// Register a demo merchant with a fresh key pair in ./demo-merchant/.
     #[arg(long, env = "PAYFAC_DEMO")]
     demo: bool,
+    /// Serve the admin API (/admin/v1/…) on this address; off unless set.
+    #[arg(long, env = "PAYFAC_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
     /// Log one JSON object per line instead of text.
     #[arg(long, env = "PAYFAC_LOG_JSON")]
     log_json: bool,
@@ -107,6 +110,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         session_max_secs: args.session_max_secs,
         header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_secs),
         max_connections: args.max_connections,
+        admin_listen: args.admin_listen,
         ..Config::default()
     };
     let application = Application::build(config, store).await?;
@@ -115,6 +119,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         database = %payfac_store::redact_url(&args.database.database_url),
         sandbox = args.sandbox,
         playground = args.sandbox || args.playground,
+        admin_listen = ?args.admin_listen,
         "payfac is serving"
     );
     if let Some(key) = demo_key {

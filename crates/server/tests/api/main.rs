@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin;
 mod body_validation;
 mod connections;
 mod openapi;

@@ -15,10 +15,13 @@ macro_rules! buyer_columns {
 }
 
 mod admin;
+mod admin_tokens;
 mod batch;
 mod buyers;
+mod buyers_admin;
 mod connect;
 mod migrate;
+mod operator;
 mod redeem_batch;
 mod sessions;
 mod sync_batch;

@@ -97,8 +97,10 @@ fn upsert_buyer(connection: &Connection, request: &SyncRequest) -> Result<i64, S
                 |row| row.get(0),
             );
         match result {
+            // A taken id, or an erased one (the trigger of migration 4).
             Err(rusqlite::Error::SqliteFailure(error, _))
-                if error.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+                if error.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    || error.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER =>
             {
                 candidate = crate::new_user_id();
             }
@@ -176,10 +178,10 @@ fn why_rejected(
     })
 }
 
-const BUYER_COLUMNS: &str = "SELECT b.user_id, b.merchant_id, b.merchant_user_no, b.email, \
+pub(super) const BUYER_COLUMNS: &str = "SELECT b.user_id, b.merchant_id, b.merchant_user_no, b.email, \
                              b.first_name, b.last_name";
 
-fn buyer_from_row(row: &rusqlite::Row<'_>) -> Result<Buyer, rusqlite::Error> {
+pub(super) fn buyer_from_row(row: &rusqlite::Row<'_>) -> Result<Buyer, rusqlite::Error> {
     Ok(Buyer {
         user_id: row.get(0)?,
         merchant: row.get(1)?,

@@ -2,8 +2,11 @@
 //! with group commit, and a small pool of reader connections.
 
 mod admin;
+mod admin_tokens;
 mod buyers;
+mod buyers_admin;
 mod nonces;
+mod operator;
 mod readers;
 mod writer;
 
@@ -26,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_nonce_log.sql"),
     include_str!("migrations/003_session_ids.sql"),
     include_str!("migrations/004_nonce_retention.sql"),
+    include_str!("migrations/005_admin_api.sql"),
 ];
 
 pub struct SqliteStore {
