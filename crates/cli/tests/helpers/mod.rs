@@ -303,3 +303,15 @@ pub fn body_of(response: &str) -> &str {
         .map(|(_, body)| body)
         .unwrap_or("")
 }
+
+/// The first line of a file, whatever its line endings (the PEM writer
+/// uses CRLF).
+pub fn first_line(path: &Path) -> String {
+    read(path).lines().next().unwrap_or_default().to_owned()
+}
+
+#[track_caller]
+pub fn assert_ok(output: &Output) {
+    assert_eq!(output.code, 0, "{output:#?}");
+    assert_eq!(output.stderr, "", "{output:#?}");
+}
