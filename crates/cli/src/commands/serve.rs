@@ -18,7 +18,7 @@ pub struct Args {
     #[command(flatten)]
     database: DatabaseArgs,
     /// Address to listen on.
-    #[arg(long, env = "PAYFAC_LISTEN", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "PAYFAC_LISTEN", default_value_t = Config::default().listen)]
     listen: SocketAddr,
     /// Serve /metrics on this address only, not on --listen (keep it off
     /// the public listener: metrics name merchants).
@@ -26,16 +26,16 @@ pub struct Args {
     metrics_listen: Option<SocketAddr>,
     /// Largest accepted |server time - timestamp header|, in seconds (at
     /// most 3600).
-    #[arg(long, env = "PAYFAC_TIMESTAMP_WINDOW_SECS", default_value_t = 300)]
+    #[arg(long, env = "PAYFAC_TIMESTAMP_WINDOW_SECS", default_value_t = Config::default().timestamp_window_secs)]
     timestamp_window_secs: i64,
     /// Lifetime of an authorization code, in seconds.
-    #[arg(long, env = "PAYFAC_CODE_TTL_SECS", default_value_t = 300)]
+    #[arg(long, env = "PAYFAC_CODE_TTL_SECS", default_value_t = Config::default().code_ttl_secs)]
     code_ttl_secs: i64,
     /// A session unused this long ends, in seconds.
-    #[arg(long, env = "PAYFAC_SESSION_IDLE_SECS", default_value_t = 7200)]
+    #[arg(long, env = "PAYFAC_SESSION_IDLE_SECS", default_value_t = Config::default().session_idle_secs)]
     session_idle_secs: i64,
     /// A session ends this long after sign-in, in seconds.
-    #[arg(long, env = "PAYFAC_SESSION_MAX_SECS", default_value_t = 86400)]
+    #[arg(long, env = "PAYFAC_SESSION_MAX_SECS", default_value_t = Config::default().session_max_secs)]
     session_max_secs: i64,
     /// Plain-HTTP development: session cookies without the Secure flag.
     #[arg(long, env = "PAYFAC_INSECURE_COOKIES")]
@@ -50,11 +50,15 @@ pub struct Args {
     /// A connection that sends no complete request head this long after it
     /// opened or after its last response is closed (silent, slow and idle
     /// keep-alive connections), in seconds.
-    #[arg(long, env = "PAYFAC_HEADER_READ_TIMEOUT_SECS", default_value_t = 15)]
+    #[arg(
+        long,
+        env = "PAYFAC_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = Config::default().header_read_timeout.as_secs()
+    )]
     header_read_timeout_secs: u64,
     /// Connections open at once, at most (also bounded by the open-file
     /// limit); at the cap the idlest is closed.
-    #[arg(long, env = "PAYFAC_MAX_CONNECTIONS", default_value_t = 10_000)]
+    #[arg(long, env = "PAYFAC_MAX_CONNECTIONS", default_value_t = Config::default().max_connections)]
     max_connections: usize,
     /// Register a demo merchant with a fresh key pair in ./demo-merchant/.
     #[arg(long, env = "PAYFAC_DEMO")]
