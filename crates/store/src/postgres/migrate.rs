@@ -15,6 +15,7 @@ use crate::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("migrations/002_session_ids.sql"),
+    include_str!("migrations/003_identity_keys.sql"),
 ];
 
 /// Advisory lock key of the migrator ("payfac" in ASCII). Advisory locks

@@ -18,6 +18,7 @@ mod admin;
 mod batch;
 mod buyers;
 mod connect;
+mod identity_keys;
 mod migrate;
 mod redeem_batch;
 mod sessions;
@@ -29,7 +30,7 @@ use deadpool_postgres::Pool;
 use payfac_domain::{Buyer, MerchantId, MerchantStatus};
 
 use crate::{
-    AdminError, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption, SessionKey, Store,
+    AdminError, IdentityKeyRecord, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption, SessionKey, Store,
     StoreError, StoredKey, SyncOutcome, SyncRequest,
 };
 
@@ -110,5 +111,21 @@ impl Store for PostgresStore {
 
     async fn set_status(&self, id: &MerchantId, status: MerchantStatus) -> Result<(), AdminError> {
         admin::set_status(&self.pool, id, status).await
+    }
+
+    async fn identity_keys(&self) -> Result<Vec<IdentityKeyRecord>, StoreError> {
+        identity_keys::identity_keys(&self.pool).await
+    }
+
+    async fn add_identity_key(
+        &self,
+        key: IdentityKeyRecord,
+        only_if_none: bool,
+    ) -> Result<bool, StoreError> {
+        identity_keys::add_identity_key(&self.pool, &key, only_if_none).await
+    }
+
+    async fn remove_identity_keys_before(&self, created_before: i64) -> Result<u64, StoreError> {
+        identity_keys::remove_identity_keys_before(&self.pool, created_before).await
     }
 }
