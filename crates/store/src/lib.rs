@@ -14,8 +14,8 @@ use async_trait::async_trait;
 
 pub use error::{AdminError, StoreError};
 pub use records::{
-    IdentityKeyRecord, MerchantRecord, NewSession, PurgeCounts, RedeemOutcome, Redemption, RejectReason, SessionKey,
-    StoredKey, SyncOutcome, SyncRequest,
+    IdentityKeyRecord, MerchantRecord, NewSession, PurgeCounts, RedeemOutcome, Redemption,
+    RejectReason, SessionKey, StoredKey, SyncOutcome, SyncRequest,
 };
 
 use payfac_domain::{Buyer, MerchantId, MerchantStatus};

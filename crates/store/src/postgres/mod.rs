@@ -30,8 +30,8 @@ use deadpool_postgres::Pool;
 use payfac_domain::{Buyer, MerchantId, MerchantStatus};
 
 use crate::{
-    AdminError, IdentityKeyRecord, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption, SessionKey, Store,
-    StoreError, StoredKey, SyncOutcome, SyncRequest,
+    AdminError, IdentityKeyRecord, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption,
+    SessionKey, Store, StoreError, StoredKey, SyncOutcome, SyncRequest,
 };
 
 pub use connect::{CONNECT_TIMEOUT, POOL_SIZE, WAIT_TIMEOUT};

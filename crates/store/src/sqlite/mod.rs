@@ -15,8 +15,8 @@ use payfac_domain::{Buyer, MerchantId, MerchantStatus};
 use rusqlite::Connection;
 
 use crate::{
-    AdminError, IdentityKeyRecord, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption, SessionKey, Store,
-    StoreError, StoredKey, SyncOutcome, SyncRequest,
+    AdminError, IdentityKeyRecord, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption,
+    SessionKey, Store, StoreError, StoredKey, SyncOutcome, SyncRequest,
 };
 use readers::Readers;
 use writer::Writer;
