@@ -9,6 +9,8 @@
 pub mod api;
 pub mod config;
 pub mod envelope;
+pub mod gateway;
+pub mod identity;
 pub mod merchants;
 pub mod observability;
 mod ops;

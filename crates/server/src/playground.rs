@@ -10,12 +10,24 @@ use axum::routing::get;
 use crate::AppState;
 use crate::pages::harden;
 
+/// The playground under `/_payfac/` (every mode) and the OpenAPI document.
+/// The page names its assets by relative paths, so the same page works at
+/// `/playground` too.
 pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/_payfac/playground", get(page))
+        .route("/_payfac/assets/playground.js", get(script))
+        .route("/_payfac/assets/playground.css", get(stylesheet))
+        .route("/openapi.json", get(crate::api::openapi::openapi_json))
+}
+
+/// The playground at its original paths, for the built-in storefront
+/// (with an upstream, these paths are the storefront's).
+pub fn demo_routes() -> Router<AppState> {
     Router::new()
         .route("/playground", get(page))
         .route("/assets/playground.js", get(script))
         .route("/assets/playground.css", get(stylesheet))
-        .route("/openapi.json", get(crate::api::openapi::openapi_json))
 }
 
 async fn page() -> Response {

@@ -9,17 +9,26 @@ use tokio::net::TcpListener;
 
 use crate::merchants::MerchantDirectory;
 use crate::observability::{metrics_handle, track_requests};
-use crate::{AppState, Config, api, ops, pages, playground, purge};
+use crate::{AppState, Config, api, gateway, identity, ops, pages, playground, purge};
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let own = Router::new()
         .route("/pay-fac/{merchant}/{version}/user", any(api::user_sync))
-        .merge(pages::routes())
+        .merge(pages::buyer_routes())
         .merge(playground::routes())
+        .route(identity::JWKS_PATH, get(identity::jwks))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .route("/metrics", get(ops::metrics));
+    // With an upstream, every other path is the storefront's; without one,
+    // payfac serves its demo storefront there.
+    let rest = if state.upstream.is_some() {
+        gateway::routes()
+    } else {
+        pages::routes().merge(playground::demo_routes())
+    };
+    own.merge(rest)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -31,13 +40,17 @@ pub fn router(state: AppState) -> Router {
 
 /// Unknown paths: the merchant API's namespace answers with the 10001
 /// envelope, everything else with a 404 page.
-async fn not_found(uri: axum::http::Uri, buyer: pages::CurrentBuyer) -> axum::response::Response {
+async fn not_found(
+    state: axum::extract::State<AppState>,
+    uri: axum::http::Uri,
+    buyer: pages::CurrentBuyer,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     let path = uri.path();
     if path == "/pay-fac" || path.starts_with("/pay-fac/") {
         api::unknown_route().await.into_response()
     } else {
-        pages::not_found(buyer).await
+        pages::not_found(state, buyer).await
     }
 }
 
@@ -55,6 +68,26 @@ impl Application {
         let merchants = MerchantDirectory::load(store.as_ref()).await?;
         merchants.spawn_refresher(store.clone(), config.merchant_refresh);
         purge::spawn(store.clone(), config.purge_interval);
+        let identity = identity::Handoff {
+            keys: identity::KeyRing::load(
+                store.as_ref(),
+                config.identity_key_lead,
+                config.identity_token_ttl_secs,
+            )
+            .await?,
+            settings: Arc::new(identity::TokenSettings {
+                issuer: config.identity_issuer.clone(),
+                audience: config.identity_audience.clone(),
+                ttl_secs: config.identity_token_ttl_secs,
+            }),
+        };
+        identity
+            .keys
+            .spawn_refresher(store.clone(), config.identity_key_refresh);
+        let upstream = config
+            .upstream
+            .as_ref()
+            .map(|url| gateway::Upstream::new(url, &config));
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|error| BuildError::Bind(config.listen.to_string(), error))?;
@@ -63,6 +96,8 @@ impl Application {
             config: Arc::new(config),
             store,
             merchants,
+            identity,
+            upstream,
         };
         Ok(Self {
             listener,
@@ -76,9 +111,13 @@ impl Application {
 
     /// Serves until the process receives Ctrl-C or SIGTERM.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
     }
 }
 

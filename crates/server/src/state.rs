@@ -14,4 +14,8 @@ pub struct AppState {
     /// Bounds the merchant requests waiting on storage; past it, callers
     /// get 10004 with `Retry-After` instead of an ever-longer queue.
     pub storage_permits: Arc<tokio::sync::Semaphore>,
+    /// Signing keys and token settings of the identity hand-off.
+    pub identity: crate::identity::Handoff,
+    /// Gateway mode's upstream; `None` serves the demo storefront.
+    pub upstream: Option<crate::gateway::Upstream>,
 }

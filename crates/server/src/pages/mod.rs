@@ -16,8 +16,17 @@ pub use session::{CurrentBuyer, SESSION_COOKIE};
 pub use sign_in::{redeem_code_in_query, safe_location};
 pub use views::not_found;
 
-/// `/`, `/items/{itemId}`, `/orders`, `/account`, `/api/me`, `/logout`
-/// and the site's static assets.
+/// The buyer routes payfac answers in every mode, under its own prefix so
+/// they never shadow a path of the platform's storefront.
+pub fn buyer_routes() -> Router<AppState> {
+    Router::new()
+        .route("/_payfac/me", get(views::me))
+        .route("/_payfac/logout", post(session::logout))
+}
+
+/// The built-in demo storefront, served when there is no upstream: `/`,
+/// `/items/{itemId}`, `/orders`, `/account`, `/api/me`, `/logout` and the
+/// site's static assets.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(views::home))

@@ -4,10 +4,13 @@
 mod helpers;
 
 mod body_validation;
+mod gateway;
+mod identity_keys;
 mod pages;
 mod races;
 mod routing;
 mod sign_in;
 mod signature;
 mod storage_failure;
+mod upstream;
 mod user_sync;

@@ -1,0 +1,57 @@
+//! The identity hand-off: how payfac tells the platform's apps who the
+//! signed-in buyer is, in a form they can trust without trusting the
+//! browser.
+//!
+//! Kept apart from the proxy so that every way payfac hands a buyer over
+//! (the gateway today, forward auth for nginx `auth_request` / Caddy
+//! `forward_auth` later) sends exactly the same headers, the same JWT and
+//! the same JWKS:
+//! - `keys`: the Ed25519 signing keys shared through storage, rotation,
+//!   and the published JWK Set;
+//! - `token`: the `X-Payfac-Identity` JWT;
+//! - `headers`: the `X-Payfac-*` header set, and stripping what a client
+//!   sent under that prefix.
+
+mod headers;
+mod keys;
+mod token;
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use payfac_domain::Buyer;
+
+pub use headers::{IDENTITY_HEADER_PREFIX, header_text, strip_client_identity};
+pub use keys::{JWKS_PATH, KeyRing, jwks, new_key, published, rotate, signer_index};
+pub use token::{ALGORITHM, IdentityClaims};
+
+/// Who signs, for whom, and for how long: the JWT settings.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// `iss` of every token.
+    pub issuer: String,
+    /// `aud` of every token: the upstream apps check it.
+    pub audience: String,
+    /// `exp - iat`, seconds; at most 300.
+    pub ttl_secs: i64,
+}
+
+/// Everything a handler needs to hand a buyer to an app; cheap to clone.
+#[derive(Clone)]
+pub struct Handoff {
+    pub keys: KeyRing,
+    pub settings: Arc<TokenSettings>,
+}
+
+impl Handoff {
+    /// Removes every `X-Payfac-*` header the client sent and, for a
+    /// signed-in buyer, adds the identity headers and a fresh token.
+    pub fn apply(&self, headers: &mut HeaderMap, buyer: Option<&Buyer>, now: i64) {
+        strip_client_identity(headers);
+        if let Some(buyer) = buyer {
+            let claims = IdentityClaims::new(buyer, &self.settings, now);
+            let token = self.keys.sign(&claims, now);
+            headers::add_identity(headers, buyer, &token);
+        }
+    }
+}
