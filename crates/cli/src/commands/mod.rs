@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod identity_key;
 mod keygen;
 mod merchant;
 mod serve;
@@ -30,6 +31,8 @@ enum Command {
     Sign(sign::Args),
     /// Make a signed user-sync call and print the response envelope.
     UserSync(user_sync::Args),
+    /// Rotate the key that signs X-Payfac-Identity for the platform's apps.
+    IdentityKey(identity_key::Args),
 }
 
 /// Where storage lives: shared by every subcommand that touches it.
@@ -52,6 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keygen(args) => keygen::run(args),
         Command::Sign(args) => sign::run(args),
         Command::UserSync(args) => user_sync::run(args).await,
+        Command::IdentityKey(args) => identity_key::run(args).await,
     }
 }
 
