@@ -432,3 +432,34 @@ async fn a_code_on_a_storefront_path_never_redirects_off_site() {
     }
     assert!(upstream.upstream.seen.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_storefront_that_never_accepts_is_a_504_after_the_connect_timeout() {
+    // A listener whose accept queue is full: the kernel drops further
+    // SYNs, so connecting hangs as to a host that went away.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    for _ in 0..4 {
+        let connecting = tokio::net::TcpStream::connect(address);
+        if let Ok(Ok(stream)) = tokio::time::timeout(Duration::from_millis(200), connecting).await {
+            queued.push(stream);
+        }
+    }
+    let app = gateway_to(&format!("http://{address}"), |config| {
+        config.upstream_connect_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let response = app.get("/shop", None).await;
+    assert_eq!(response.status(), 504);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        app.metrics()
+            .await
+            .contains(r#"payfac_upstream_errors_total{reason="connect_timeout"}"#)
+    );
+    drop((listener, queued));
+}
