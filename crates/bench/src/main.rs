@@ -15,6 +15,7 @@
 
 mod backend;
 mod cpu;
+mod gateway;
 mod load;
 mod presign;
 mod report;
@@ -147,6 +148,10 @@ pub struct Args {
     /// Steady mode: seconds between row-count reports.
     #[arg(long, default_value_t = 30)]
     report_every: u64,
+    /// Instead of the timed phases: a signed-in buyer's GET through payfac
+    /// in gateway mode against the same GET straight to the storefront.
+    #[arg(long)]
+    gateway: bool,
 }
 
 /// Window and code TTL of the timed phases: long enough to cover the
@@ -323,6 +328,11 @@ fn run_with_backend(
         keys: Arc::new(keys.into_iter().map(|(key, _)| key).collect()),
         buyers_stored: args.buyers,
     };
+
+    if args.gateway {
+        gateway::run(args, &setup, server_rt, client_rt)?;
+        return Ok(ExitCode::SUCCESS);
+    }
 
     if let Some(seconds) = args.steady {
         client_rt.block_on(steady::run(args, &setup, backend, seconds))?;
