@@ -463,3 +463,24 @@ async fn a_storefront_that_never_accepts_is_a_504_after_the_connect_timeout() {
     );
     drop((listener, queued));
 }
+
+#[tokio::test]
+async fn after_logout_the_storefront_gets_no_identity() {
+    let (app, _upstream) = gateway().await;
+    let session = sign_in(&app, "U3").await;
+    let cookie = format!("payfac_session={session}");
+    let echoed = echo(&app, "/x", &[("cookie", &cookie)]).await;
+    assert!(received(&echoed, "x-payfac-identity").is_some());
+    let out = app
+        .http
+        .post(format!("{}/_payfac/logout", app.address))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert_eq!(out.headers()["location"], "/");
+    let echoed = echo(&app, "/x", &[("cookie", &cookie)]).await;
+    assert!(payfac_headers(&echoed).is_empty(), "{echoed}");
+    assert!(echoed["headers"]["cookie"].is_null());
+}

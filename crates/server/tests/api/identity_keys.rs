@@ -123,3 +123,44 @@ async fn a_rotated_in_key_is_published_before_it_signs() {
     assert!(published, "the new key is published at once");
     assert_eq!(kid_of(&token(&app, &session).await), old_kid);
 }
+
+#[tokio::test]
+async fn no_private_key_session_or_token_reaches_the_logs() {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let upstream = Upstream::start().await;
+    let app = gateway_to(&upstream.url, fast_keys).await;
+    let session = sign_in(&app, "U9").await;
+    let first = token(&app, &session).await;
+    payfac_server::identity::rotate(app.store.as_ref(), payfac_store::unix_now())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = token(&app, &session).await;
+    // Upstream faults are logged too; none of them may carry secrets.
+    let down = gateway_to("http://127.0.0.1:1", |_| {}).await;
+    let cookie = format!("payfac_session={}", sign_in(&down, "U9").await);
+    let _ = down
+        .http
+        .get(format!("{}/x", down.address))
+        .header("cookie", cookie)
+        .send()
+        .await;
+
+    let logs = crate::helpers::captured_logs();
+    for key in app.store.identity_keys().await.unwrap() {
+        for encoded in [
+            STANDARD.encode(&key.private_pkcs8),
+            URL_SAFE_NO_PAD.encode(&key.private_pkcs8),
+            // The Ed25519 seed: bytes 16..48 of the PKCS#8 document.
+            URL_SAFE_NO_PAD.encode(&key.private_pkcs8[16..48]),
+            STANDARD.encode(&key.private_pkcs8[16..48]),
+            format!("{:?}", key.private_pkcs8),
+        ] {
+            assert!(!logs.contains(&encoded), "private key material in the logs");
+        }
+    }
+    for secret in [&session, &first, &second] {
+        assert!(!logs.contains(secret.as_str()), "a secret in the logs");
+    }
+}
