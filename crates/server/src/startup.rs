@@ -80,6 +80,7 @@ impl Application {
                 audience: config.identity_audience.clone(),
                 ttl_secs: config.identity_token_ttl_secs,
             }),
+            cache: Arc::default(),
         };
         identity
             .keys

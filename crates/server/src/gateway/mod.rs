@@ -26,7 +26,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use payfac_store::unix_now;
 
-use crate::pages::CurrentBuyer;
+use crate::pages::{CurrentBuyer, presented_token};
 use crate::{AppState, Config, api, pages};
 
 /// The upstream and the pooled HTTP/1.1 client that reaches it.
@@ -100,15 +100,17 @@ fn reserved(path: &str) -> bool {
         .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")))
 }
 
-async fn forward(State(state): State<AppState>, buyer: CurrentBuyer, request: Request) -> Response {
+async fn forward(State(state): State<AppState>, request: Request) -> Response {
     let path = request.uri().path();
     if path == "/pay-fac" || path.starts_with("/pay-fac/") {
         return api::unknown_route().await.into_response();
     }
     if reserved(path) {
+        let buyer = current_buyer(&state, request.headers().clone()).await;
         return pages::not_found(State(state), buyer).await;
     }
     let Some(upstream) = state.upstream.clone() else {
+        let buyer = current_buyer(&state, request.headers().clone()).await;
         return pages::not_found(State(state), buyer).await;
     };
     let (mut parts, body) = request.into_parts();
@@ -123,6 +125,7 @@ async fn forward(State(state): State<AppState>, buyer: CurrentBuyer, request: Re
         .map(str::to_owned)
         .or_else(|| parts.uri.authority().map(|a| a.to_string()));
     let headers = &mut parts.headers;
+    let session = presented_token(headers);
     hygiene::remove_hop_by_hop(headers);
     hygiene::remove_session_cookie(headers);
     headers.remove(header::HOST);
@@ -133,7 +136,16 @@ async fn forward(State(state): State<AppState>, buyer: CurrentBuyer, request: Re
         "https"
     };
     hygiene::set_forwarded(headers, peer, host.as_deref(), proto);
-    state.identity.apply(headers, buyer.0.as_ref(), unix_now());
+    state
+        .identity
+        .apply_session(
+            headers,
+            session.as_ref(),
+            state.store.as_ref(),
+            state.config.session_idle_secs,
+            unix_now(),
+        )
+        .await;
 
     parts.uri = match Uri::builder()
         .scheme(upstream.scheme.clone())
@@ -172,6 +184,17 @@ async fn forward(State(state): State<AppState>, buyer: CurrentBuyer, request: Re
             tracing::warn!(reason = "timeout", "upstream response timed out");
             fault("timeout")
         }
+    }
+}
+
+/// The buyer for payfac's own 404 page.
+async fn current_buyer(state: &AppState, headers: axum::http::HeaderMap) -> CurrentBuyer {
+    use axum::extract::FromRequestParts;
+    let (mut parts, ()) = Request::new(()).into_parts();
+    parts.headers = headers;
+    match CurrentBuyer::from_request_parts(&mut parts, state).await {
+        Ok(buyer) => buyer,
+        Err(never) => match never {},
     }
 }
 
