@@ -95,9 +95,10 @@ pub fn routes() -> Router<AppState> {
 /// Paths payfac keeps even when they are not routes: the merchant API's
 /// namespace and payfac's own buyer routes.
 fn reserved(path: &str) -> bool {
-    ["/pay-fac", "/_payfac"]
-        .iter()
-        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")))
+    ["/pay-fac", "/_payfac"].iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
 }
 
 async fn forward(State(state): State<AppState>, request: Request) -> Response {
