@@ -69,6 +69,11 @@ if ! examples/run.sh call "http://127.0.0.1:$port" SAMPLES "$vectors/merchant-te
   exit 1
 fi
 
+# The gateway samples (docs/GATEWAY.md): a Python (PyJWT) and a Node (jose)
+# storefront app behind `payfac serve --upstream`, each verifying the
+# X-Payfac-Identity it receives against payfac's JWKS.
+examples/gateway/run.sh "$payfac"
+
 # The API Playground in headless Chromium: the page's signer against the
 # vectors, and the whole flow against a running payfac.
 PAYFAC_BIN="$payfac" tests/browser/run.sh

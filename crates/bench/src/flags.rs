@@ -116,4 +116,8 @@ pub struct Args {
     /// Steady mode: seconds between row-count reports.
     #[arg(long, default_value_t = 30)]
     pub report_every: u64,
+    /// Instead of the timed phases: a signed-in buyer's GET through payfac
+    /// in gateway mode against the same GET straight to the storefront.
+    #[arg(long)]
+    pub gateway: bool,
 }

@@ -16,6 +16,7 @@
 mod backend;
 mod cpu;
 mod flags;
+mod gateway;
 mod load;
 mod phases;
 mod presign;
@@ -96,6 +97,10 @@ fn run_with_backend(
     let Some((setup, code_ttl_secs)) = setup::start(args, server_rt, backend)? else {
         return Ok(ExitCode::from(2));
     };
+    if args.gateway {
+        gateway::run(args, &setup, server_rt, client_rt)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(seconds) = args.steady {
         client_rt.block_on(steady::run(args, &setup, backend, seconds))?;
         return Ok(ExitCode::SUCCESS);

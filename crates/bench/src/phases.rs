@@ -85,7 +85,7 @@ pub async fn run_phases(
 /// Other processes' CPU share below which the machine counts as quiet.
 const QUIET_THRESHOLD: f64 = 0.08;
 
-async fn quiet(args: &Args) {
+pub async fn quiet(args: &Args) {
     cpu::wait_quiet(Duration::from_secs(args.quiet_wait), QUIET_THRESHOLD).await;
     eprintln!("measuring for {} s...", args.duration);
 }

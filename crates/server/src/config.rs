@@ -46,6 +46,27 @@ pub struct Config {
     pub max_connections: usize,
     /// Where the admin API listens (`/admin/v1/…`); off when `None`.
     pub admin_listen: Option<SocketAddr>,
+    /// Gateway mode: every request that is not payfac's own goes here
+    /// (`http://host:port`); `None` serves the built-in demo storefront.
+    pub upstream: Option<axum::http::Uri>,
+    /// Longest wait for a connection to the upstream.
+    pub upstream_connect_timeout: Duration,
+    /// Longest wait for the upstream's response head once the request is
+    /// sent; bodies stream without a deadline.
+    pub upstream_response_timeout: Duration,
+    /// The name the built-in demo storefront shows.
+    pub platform_name: String,
+    /// `iss` of `X-Payfac-Identity`.
+    pub identity_issuer: String,
+    /// `aud` of `X-Payfac-Identity`.
+    pub identity_audience: String,
+    /// Lifetime of an `X-Payfac-Identity` token, seconds (at most 300).
+    pub identity_token_ttl_secs: i64,
+    /// A rotated-in identity key signs only this long after its creation,
+    /// once every instance and JWKS cache knows it.
+    pub identity_key_lead: Duration,
+    /// How often the identity keys are reloaded from storage.
+    pub identity_key_refresh: Duration,
 }
 
 impl Default for Config {
@@ -67,6 +88,15 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(15),
             max_connections: 10_000,
             admin_listen: None,
+            upstream: None,
+            upstream_connect_timeout: Duration::from_secs(5),
+            upstream_response_timeout: Duration::from_secs(60),
+            platform_name: "payfac demo store".to_owned(),
+            identity_issuer: "payfac".to_owned(),
+            identity_audience: "payfac-upstream".to_owned(),
+            identity_token_ttl_secs: 60,
+            identity_key_lead: Duration::from_secs(60),
+            identity_key_refresh: Duration::from_secs(1),
         }
     }
 }

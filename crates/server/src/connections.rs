@@ -79,7 +79,7 @@ pub async fn serve(
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     'accepting: loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -123,6 +123,7 @@ pub async fn serve(
             inner: router.clone(),
             tracked: tracked.clone(),
             epoch,
+            peer,
         });
         let (builder, registry, mut stopped) = (builder.clone(), registry.clone(), stopped.clone());
         tokio::spawn(async move {
@@ -221,6 +222,9 @@ struct Counted {
     inner: Router,
     tracked: Arc<Tracked>,
     epoch: Instant,
+    /// The client's address, for handlers as axum's `ConnectInfo` (the
+    /// gateway's `X-Forwarded-For`, the rate limits).
+    peer: std::net::SocketAddr,
 }
 
 impl tower::Service<axum::http::Request<hyper::body::Incoming>> for Counted {
@@ -234,7 +238,10 @@ impl tower::Service<axum::http::Request<hyper::body::Incoming>> for Counted {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&mut self, mut request: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
         let busy = Busy::start(self.tracked.clone(), self.epoch);
         let router = self.inner.clone();
         Box::pin(async move {

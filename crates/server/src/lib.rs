@@ -11,6 +11,8 @@ pub mod api;
 pub mod config;
 mod connections;
 pub mod envelope;
+pub mod gateway;
+pub mod identity;
 pub mod merchants;
 pub mod observability;
 mod ops;

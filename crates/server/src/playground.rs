@@ -36,23 +36,37 @@ const PRODUCTION_BANNER: &str = r#"<div id="production-banner" class="env-banner
   Requests sent from this page are real. Paste only test keys here &mdash; never a production private key.
 </div>"#;
 
-/// `/openapi.json` always (it holds no secret); the playground and its
-/// assets only on a sandbox service or with `--playground`, elsewhere they
-/// are unknown paths (the site's 404).
+/// `/openapi.json` always (it holds no secret); the playground under
+/// `/_payfac/` (every mode) only on a sandbox service or with
+/// `--playground`, elsewhere an unknown path (the site's 404).
 pub fn routes(config: &Config) -> Router<AppState> {
     let router = Router::new().route("/openapi.json", get(crate::api::openapi::openapi_json));
+    mount(router, "/_payfac", config)
+}
+
+/// The playground at its original paths too, for the built-in storefront
+/// (with an upstream, those paths are the storefront's). The page names
+/// its assets by relative paths, so the same page works at both.
+pub fn demo_routes(config: &Config) -> Router<AppState> {
+    mount(Router::new(), "", config)
+}
+
+fn mount(router: Router<AppState>, prefix: &str, config: &Config) -> Router<AppState> {
     if !(config.sandbox || config.playground) {
         return router;
     }
     let page = page(!config.sandbox);
     let mut router = router
-        .route("/playground", get(move || async move { Html(page) }))
-        .route("/assets/playground.css", get(stylesheet));
+        .route(
+            &format!("{prefix}/playground"),
+            get(move || async move { Html(page) }),
+        )
+        .route(&format!("{prefix}/assets/playground.css"), get(stylesheet));
     // One route per module, so an unknown name falls through to the site's
     // 404 like any other path.
     for &(name, source) in MODULES {
         router = router.route(
-            &format!("/assets/playground/{name}"),
+            &format!("{prefix}/assets/playground/{name}"),
             get(move || async move { module(source) }),
         );
     }

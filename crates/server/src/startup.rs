@@ -9,21 +9,29 @@ use tokio::net::TcpListener;
 
 use crate::merchants::MerchantDirectory;
 use crate::observability::{metrics_handle, track_requests};
-use crate::{AppState, Config, api, connections, ops, pages, playground, purge};
+use crate::{AppState, Config, api, connections, gateway, identity, ops, pages, playground, purge};
 
 /// The whole public HTTP surface; `/metrics` only while no separate
 /// metrics listener is configured.
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new()
+    let mut own = Router::new()
         .route("/pay-fac/{merchant}/{version}/user", any(api::user_sync))
-        .merge(pages::routes())
+        .merge(pages::buyer_routes())
         .merge(playground::routes(&state.config))
+        .route(identity::JWKS_PATH, get(identity::jwks))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
     if state.config.metrics_listen.is_none() {
-        router = router.route("/metrics", get(ops::metrics));
+        own = own.route("/metrics", get(ops::metrics));
     }
-    router
+    // With an upstream, every other path is the storefront's; without one,
+    // payfac serves its demo storefront there.
+    let rest = if state.upstream.is_some() {
+        gateway::routes()
+    } else {
+        pages::routes().merge(playground::demo_routes(&state.config))
+    };
+    own.merge(rest)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -46,13 +54,17 @@ fn metrics_router() -> Router {
 
 /// Unknown paths: the merchant API's namespace answers with the 10001
 /// envelope, everything else with a 404 page.
-async fn not_found(uri: axum::http::Uri, buyer: pages::CurrentBuyer) -> axum::response::Response {
+async fn not_found(
+    state: axum::extract::State<AppState>,
+    uri: axum::http::Uri,
+    buyer: pages::CurrentBuyer,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     let path = uri.path();
     if path == "/pay-fac" || path.starts_with("/pay-fac/") {
         api::unknown_route().await.into_response()
     } else {
-        pages::not_found(buyer).await
+        pages::not_found(state, buyer).await
     }
 }
 
@@ -86,6 +98,27 @@ impl Application {
         let merchants = MerchantDirectory::load(store.as_ref()).await?;
         merchants.spawn_refresher(store.clone(), config.merchant_refresh);
         purge::spawn(store.clone(), config.purge_interval);
+        let identity = identity::Handoff {
+            keys: identity::KeyRing::load(
+                store.as_ref(),
+                config.identity_key_lead,
+                config.identity_token_ttl_secs,
+            )
+            .await?,
+            settings: Arc::new(identity::TokenSettings {
+                issuer: config.identity_issuer.clone(),
+                audience: config.identity_audience.clone(),
+                ttl_secs: config.identity_token_ttl_secs,
+            }),
+            cache: Arc::default(),
+        };
+        identity
+            .keys
+            .spawn_refresher(store.clone(), config.identity_key_refresh);
+        let upstream = config
+            .upstream
+            .as_ref()
+            .map(|url| gateway::Upstream::new(url, &config));
         let listener = bind(config.listen).await?;
         let metrics_listener = bind_optional(config.metrics_listen).await?;
         let admin_listener = bind_optional(config.admin_listen).await?;
@@ -99,6 +132,8 @@ impl Application {
             config: Arc::new(config),
             store,
             merchants,
+            identity,
+            upstream,
         };
         Ok(Self {
             listener,

@@ -17,4 +17,8 @@ pub struct AppState {
     /// The same for code redemptions, which need no authentication: a
     /// flood of guesses meets this bound instead of an ever-longer queue.
     pub sign_in_permits: Arc<tokio::sync::Semaphore>,
+    /// Signing keys and token settings of the identity hand-off.
+    pub identity: crate::identity::Handoff,
+    /// Gateway mode's upstream; `None` serves the demo storefront.
+    pub upstream: Option<crate::gateway::Upstream>,
 }

@@ -16,8 +16,8 @@ use async_trait::async_trait;
 pub use error::{AdminError, StoreError};
 pub use operator::*;
 pub use records::{
-    MerchantRecord, NewSession, PurgeCounts, RedeemOutcome, Redemption, RejectReason, SessionKey,
-    StoredKey, SyncOutcome, SyncRequest,
+    IdentityKeyRecord, MerchantRecord, NewSession, PurgeCounts, RedeemOutcome, Redemption,
+    RejectReason, SessionKey, StoredKey, SyncOutcome, SyncRequest,
 };
 
 use payfac_domain::{Buyer, MerchantId, MerchantStatus};
@@ -66,6 +66,23 @@ pub trait Store: OperatorStore + Send + Sync + 'static {
     async fn remove_key(&self, id: &MerchantId, key_id: &str) -> Result<(), AdminError>;
 
     async fn set_status(&self, id: &MerchantId, status: MerchantStatus) -> Result<(), AdminError>;
+
+    /// The identity-signing keys, oldest first (by `created_at`, then kid).
+    async fn identity_keys(&self) -> Result<Vec<IdentityKeyRecord>, StoreError>;
+
+    /// Stores an identity-signing key and answers whether it did. With
+    /// `only_if_none` it stores it only into an empty table, atomically
+    /// across instances: of several instances starting at once on a new
+    /// database, exactly one key wins.
+    async fn add_identity_key(
+        &self,
+        key: IdentityKeyRecord,
+        only_if_none: bool,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes the identity keys created before `created_before`, never
+    /// the newest one; answers how many went.
+    async fn remove_identity_keys_before(&self, created_before: i64) -> Result<u64, StoreError>;
 }
 
 /// Opens the store a database URL names: `sqlite://PATH` (created if

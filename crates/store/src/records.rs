@@ -114,3 +114,22 @@ pub struct PurgeCounts {
     pub codes_unused: u64,
     pub sessions: u64,
 }
+
+/// A key payfac signs buyer identities with (Ed25519, PKCS#8 v2 DER).
+/// `Debug` never shows the private key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdentityKeyRecord {
+    pub kid: String,
+    pub private_pkcs8: Vec<u8>,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for IdentityKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityKeyRecord")
+            .field("kid", &self.kid)
+            .field("private_pkcs8", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}

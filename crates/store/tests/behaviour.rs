@@ -10,6 +10,8 @@
 #[path = "common/mod.rs"]
 mod common;
 
+#[path = "behaviour/identity_keys.rs"]
+mod identity_keys;
 #[path = "behaviour/merchants.rs"]
 mod merchants;
 #[path = "behaviour/operations.rs"]

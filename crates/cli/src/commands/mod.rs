@@ -3,6 +3,7 @@
 mod admin_token;
 mod audit;
 mod buyer;
+mod identity_key;
 mod keygen;
 mod merchant;
 mod serve;
@@ -39,6 +40,8 @@ enum Command {
     Buyer(buyer::Args),
     /// Show the newest admin changes, newest first.
     Audit(audit::Args),
+    /// Rotate the key that signs X-Payfac-Identity for the platform's apps.
+    IdentityKey(identity_key::Args),
 }
 
 /// Where storage lives: shared by every subcommand that touches it.
@@ -64,6 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::AdminToken(args) => admin_token::run(args).await,
         Command::Buyer(args) => buyer::run(args).await,
         Command::Audit(args) => audit::run(args).await,
+        Command::IdentityKey(args) => identity_key::run(args).await,
     }
 }
 

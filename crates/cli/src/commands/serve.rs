@@ -1,6 +1,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use payfac_domain::MerchantId;
 use payfac_server::{Application, Config, observability};
@@ -69,6 +70,47 @@ pub struct Args {
     /// Log one JSON object per line instead of text.
     #[arg(long, env = "PAYFAC_LOG_JSON")]
     log_json: bool,
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+/// Gateway mode and the identity hand-off (docs/GATEWAY.md).
+#[derive(Debug, clap::Args)]
+struct GatewayArgs {
+    /// Put payfac in front of this storefront (http://host:port): every request that is not payfac's own goes there.
+    #[arg(long, env = "PAYFAC_UPSTREAM")]
+    upstream: Option<String>,
+    /// Longest wait for a connection to the upstream, in seconds (504 after it).
+    #[arg(
+        long,
+        env = "PAYFAC_UPSTREAM_CONNECT_TIMEOUT_SECS",
+        default_value_t = 5
+    )]
+    upstream_connect_timeout_secs: u64,
+    /// Longest wait for the upstream's response head, in seconds (504 after it).
+    #[arg(
+        long,
+        env = "PAYFAC_UPSTREAM_RESPONSE_TIMEOUT_SECS",
+        default_value_t = 60
+    )]
+    upstream_response_timeout_secs: u64,
+    /// The name the built-in demo storefront shows.
+    #[arg(
+        long,
+        env = "PAYFAC_PLATFORM_NAME",
+        default_value = "payfac demo store"
+    )]
+    platform_name: String,
+    /// `aud` of X-Payfac-Identity, checked by the upstream's apps.
+    #[arg(
+        long,
+        env = "PAYFAC_IDENTITY_AUDIENCE",
+        default_value = "payfac-upstream"
+    )]
+    identity_audience: String,
+    /// `iss` of X-Payfac-Identity.
+    #[arg(long, env = "PAYFAC_IDENTITY_ISSUER", default_value = "payfac")]
+    identity_issuer: String,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -96,6 +138,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         "--timestamp-window-secs must be at most {}",
         payfac_store::MAX_TIMESTAMP_WINDOW_SECS
     );
+    let gateway = &args.gateway;
+    let upstream = match &gateway.upstream {
+        Some(url) => Some(payfac_server::gateway::parse_upstream(url).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    for (name, value) in [
+        (
+            "--upstream-connect-timeout-secs",
+            gateway.upstream_connect_timeout_secs,
+        ),
+        (
+            "--upstream-response-timeout-secs",
+            gateway.upstream_response_timeout_secs,
+        ),
+    ] {
+        anyhow::ensure!(value > 0, "{name} must be positive");
+    }
     let store = payfac_store::open(&args.database.database_url).await?;
     let demo_key = if args.demo {
         Some(ensure_demo_merchant(store.as_ref()).await?)
@@ -115,6 +174,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_secs),
         max_connections: args.max_connections,
         admin_listen: args.admin_listen,
+        upstream,
+        upstream_connect_timeout: Duration::from_secs(gateway.upstream_connect_timeout_secs),
+        upstream_response_timeout: Duration::from_secs(gateway.upstream_response_timeout_secs),
+        platform_name: gateway.platform_name.clone(),
+        identity_audience: gateway.identity_audience.clone(),
+        identity_issuer: gateway.identity_issuer.clone(),
         ..Config::default()
     };
     let application = Application::build(config, store).await?;
@@ -124,6 +189,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         sandbox = args.sandbox,
         playground = args.sandbox || args.playground,
         admin_listen = ?args.admin_listen,
+        upstream = gateway.upstream.as_deref().unwrap_or("-"),
         "payfac is serving"
     );
     if let Some(key) = demo_key {

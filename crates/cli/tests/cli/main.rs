@@ -4,6 +4,7 @@
 #[path = "../helpers/mod.rs"]
 mod helpers;
 
+mod gateway;
 mod help;
 mod keys;
 mod merchant;

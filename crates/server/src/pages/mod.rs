@@ -14,12 +14,21 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 
-pub use session::{CurrentBuyer, SESSION_COOKIE};
+pub use session::{CurrentBuyer, SESSION_COOKIE, presented_token};
 pub use sign_in::{redeem_code_in_query, safe_location};
 pub use views::not_found;
 
-/// `/`, `/items/{itemId}`, `/orders`, `/account`, `/api/me`, `/logout`
-/// and the site's static assets.
+/// The buyer routes payfac answers in every mode, under its own prefix so
+/// they never shadow a path of the platform's storefront.
+pub fn buyer_routes() -> Router<AppState> {
+    Router::new()
+        .route("/_payfac/me", get(views::me))
+        .route("/_payfac/logout", post(session::logout))
+}
+
+/// The built-in demo storefront, served when there is no upstream: `/`,
+/// `/items/{itemId}`, `/orders`, `/account`, `/api/me`, `/logout` and the
+/// site's static assets.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(views::home))
@@ -37,6 +46,12 @@ pub fn routes() -> Router<AppState> {
 /// domain) and no `preload` (the domain owner's decision).
 pub const HSTS: &str = "max-age=31536000";
 
+/// Marks a response the upstream storefront made (gateway mode): its
+/// pages are the platform's, with their own scripts and headers, and
+/// `harden` leaves them as they are.
+#[derive(Debug, Clone, Copy)]
+pub struct Storefront;
+
 /// Headers every HTML page carries: no framing, no sniffing, scripts and
 /// styles from this origin only, no referrer; and HSTS when session cookies
 /// are `Secure`, i.e. the service is reached over HTTPS (with
@@ -48,6 +63,9 @@ pub const HSTS: &str = "max-age=31536000";
 /// the handler set itself is kept.
 pub async fn harden(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    if response.extensions().get::<Storefront>().is_some() {
+        return response;
+    }
     let html = response
         .headers()
         .get(header::CONTENT_TYPE)

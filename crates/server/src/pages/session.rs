@@ -74,6 +74,10 @@ impl FromRequestParts<AppState> for CurrentBuyer {
 
 /// `POST /logout`: ends the session on the server and clears the cookie.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &presented_token(&headers) {
+        // This instance stops handing the session to the storefront at once.
+        state.identity.cache.forget(token.id().0);
+    }
     if let Some(token) = presented_token(&headers)
         && let Err(error) = state.store.end_session(SessionKey::from(&token)).await
     {

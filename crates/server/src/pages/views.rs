@@ -3,12 +3,13 @@
 
 use askama::Template;
 use axum::Json;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use payfac_domain::Buyer;
 
 use super::session::CurrentBuyer;
+use crate::AppState;
 
 /// A buyer as pages show one.
 pub struct BuyerView {
@@ -71,6 +72,7 @@ const FEATURED: &[Item] = &[
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
+    platform_name: String,
     buyer: Option<BuyerView>,
     featured: &'static [Item],
 }
@@ -78,6 +80,7 @@ struct HomePage {
 #[derive(Template)]
 #[template(path = "item.html")]
 struct ItemPage {
+    platform_name: String,
     buyer: Option<BuyerView>,
     item_id: String,
     name: String,
@@ -87,18 +90,21 @@ struct ItemPage {
 #[derive(Template)]
 #[template(path = "orders.html")]
 struct OrdersPage {
+    platform_name: String,
     buyer: Option<BuyerView>,
 }
 
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
+    platform_name: String,
     buyer: Option<BuyerView>,
 }
 
 #[derive(Template)]
 #[template(path = "not_found.html")]
 struct NotFoundPage {
+    platform_name: String,
     buyer: Option<BuyerView>,
 }
 
@@ -118,21 +124,27 @@ fn view(current: CurrentBuyer) -> Option<BuyerView> {
     current.0.map(BuyerView::from)
 }
 
-pub async fn home(current: CurrentBuyer) -> Response {
+pub async fn home(State(state): State<AppState>, current: CurrentBuyer) -> Response {
     render(
         StatusCode::OK,
         &HomePage {
+            platform_name: state.config.platform_name.clone(),
             buyer: view(current),
             featured: FEATURED,
         },
     )
 }
 
-pub async fn item(current: CurrentBuyer, Path(item_id): Path<String>) -> Response {
+pub async fn item(
+    State(state): State<AppState>,
+    current: CurrentBuyer,
+    Path(item_id): Path<String>,
+) -> Response {
     let known = FEATURED.iter().find(|item| item.id == item_id);
     render(
         StatusCode::OK,
         &ItemPage {
+            platform_name: state.config.platform_name.clone(),
             buyer: view(current),
             name: known
                 .map_or("Marketplace item", |item| item.name)
@@ -143,28 +155,31 @@ pub async fn item(current: CurrentBuyer, Path(item_id): Path<String>) -> Respons
     )
 }
 
-pub async fn orders(current: CurrentBuyer) -> Response {
+pub async fn orders(State(state): State<AppState>, current: CurrentBuyer) -> Response {
     render(
         StatusCode::OK,
         &OrdersPage {
+            platform_name: state.config.platform_name.clone(),
             buyer: view(current),
         },
     )
 }
 
-pub async fn account(current: CurrentBuyer) -> Response {
+pub async fn account(State(state): State<AppState>, current: CurrentBuyer) -> Response {
     render(
         StatusCode::OK,
         &AccountPage {
+            platform_name: state.config.platform_name.clone(),
             buyer: view(current),
         },
     )
 }
 
-pub async fn not_found(current: CurrentBuyer) -> Response {
+pub async fn not_found(State(state): State<AppState>, current: CurrentBuyer) -> Response {
     render(
         StatusCode::NOT_FOUND,
         &NotFoundPage {
+            platform_name: state.config.platform_name.clone(),
             buyer: view(current),
         },
     )

@@ -273,6 +273,27 @@ impl TestApp {
         start(config, store).await
     }
 
+    /// Another instance on the same database, as a second server behind
+    /// the same load balancer.
+    pub async fn another_instance(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let store = payfac_store::open(&format!("sqlite://{}", self.db_path.display()))
+            .await
+            .unwrap();
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        TestApp {
+            address: start(config, store.clone()).await,
+            store,
+            db_path: self.db_path.clone(),
+            http: self.http.clone(),
+            key: vector_keys().0,
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// A fresh code for a buyer of the default merchant.
     pub async fn code_for(&self, merchant_user_no: &str) -> String {
         let answer = self

@@ -155,3 +155,48 @@ async fn a_metrics_listener_keeps_metrics_off_the_public_listener() {
     );
     assert_eq!(get(format!("{metrics}/account")).await.status(), 404);
 }
+
+#[tokio::test]
+async fn the_demo_storefront_says_it_is_one_and_shows_the_platform_name() {
+    let app = spawn_app().await;
+    let html = app.get("/", None).await.text().await.unwrap();
+    assert!(html.contains("payfac demo store"), "{html}");
+    assert!(html.contains("demo storefront"), "{html}");
+    assert!(
+        !html.contains("iGV") && !html.contains("copyrights"),
+        "{html}"
+    );
+
+    let named = crate::helpers::spawn_app_with(|config| {
+        config.platform_name = "Acme <Games>".into();
+    })
+    .await;
+    let html = named.get("/account", None).await.text().await.unwrap();
+    assert!(
+        html.contains("Acme &#60;Games&#62;") || html.contains("Acme &lt;Games&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("payfac demo store"));
+}
+
+#[tokio::test]
+async fn the_buyer_routes_under_payfac_work_without_an_upstream() {
+    let app = crate::helpers::spawn_app_with(|config| config.sandbox = true).await;
+    let code = app.code_for("U1").await;
+    let response = app.get(&format!("/?authorizationCode={code}"), None).await;
+    let session = crate::helpers::session_set_by(&response).unwrap();
+    for path in ["/_payfac/me", "/api/me"] {
+        assert_eq!(app.get(path, Some(&session)).await.status(), 200, "{path}");
+    }
+    assert_eq!(app.get("/_payfac/playground", None).await.status(), 200);
+    assert_eq!(app.get("/playground", None).await.status(), 200);
+    let out = app
+        .http
+        .post(format!("{}/_payfac/logout", app.address))
+        .header("cookie", format!("payfac_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert_eq!(app.get("/_payfac/me", Some(&session)).await.status(), 401);
+}

@@ -91,7 +91,7 @@ async fn the_page_loads_its_entry_module_and_no_inline_script() {
     assert_eq!(response.status(), 200);
     let html = response.text().await.unwrap();
     assert!(
-        html.contains(r#"<script type="module" src="/assets/playground/ui.mjs"></script>"#),
+        html.contains(r#"<script type="module" src="assets/playground/ui.mjs"></script>"#),
         "{html}"
     );
     assert_eq!(html.matches("<script").count(), 1, "one script tag");

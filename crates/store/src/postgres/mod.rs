@@ -20,6 +20,7 @@ mod batch;
 mod buyers;
 mod buyers_admin;
 mod connect;
+mod identity_keys;
 mod migrate;
 mod operator;
 mod redeem_batch;
@@ -32,8 +33,8 @@ use deadpool_postgres::Pool;
 use payfac_domain::{Buyer, MerchantId, MerchantStatus};
 
 use crate::{
-    AdminError, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption, SessionKey, Store,
-    StoreError, StoredKey, SyncOutcome, SyncRequest,
+    AdminError, IdentityKeyRecord, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption,
+    SessionKey, Store, StoreError, StoredKey, SyncOutcome, SyncRequest,
 };
 
 pub use connect::{CONNECT_TIMEOUT, POOL_SIZE, WAIT_TIMEOUT};
@@ -113,5 +114,21 @@ impl Store for PostgresStore {
 
     async fn set_status(&self, id: &MerchantId, status: MerchantStatus) -> Result<(), AdminError> {
         admin::set_status(&self.pool, id, status).await
+    }
+
+    async fn identity_keys(&self) -> Result<Vec<IdentityKeyRecord>, StoreError> {
+        identity_keys::identity_keys(&self.pool).await
+    }
+
+    async fn add_identity_key(
+        &self,
+        key: IdentityKeyRecord,
+        only_if_none: bool,
+    ) -> Result<bool, StoreError> {
+        identity_keys::add_identity_key(&self.pool, &key, only_if_none).await
+    }
+
+    async fn remove_identity_keys_before(&self, created_before: i64) -> Result<u64, StoreError> {
+        identity_keys::remove_identity_keys_before(&self.pool, created_before).await
     }
 }

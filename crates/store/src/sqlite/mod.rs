@@ -5,6 +5,7 @@ mod admin;
 mod admin_tokens;
 mod buyers;
 mod buyers_admin;
+mod identity_keys;
 mod nonces;
 mod operator;
 mod readers;
@@ -17,8 +18,8 @@ use payfac_domain::{Buyer, MerchantId, MerchantStatus};
 use rusqlite::Connection;
 
 use crate::{
-    AdminError, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption, SessionKey, Store,
-    StoreError, StoredKey, SyncOutcome, SyncRequest,
+    AdminError, IdentityKeyRecord, MerchantRecord, PurgeCounts, RedeemOutcome, Redemption,
+    SessionKey, Store, StoreError, StoredKey, SyncOutcome, SyncRequest,
 };
 use readers::Readers;
 use writer::Writer;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_session_ids.sql"),
     include_str!("migrations/004_nonce_retention.sql"),
     include_str!("migrations/005_admin_api.sql"),
+    include_str!("migrations/006_identity_keys.sql"),
 ];
 
 pub struct SqliteStore {
@@ -276,6 +278,37 @@ impl Store for SqliteStore {
         let id = id.clone();
         self.writer
             .write(move |connection| admin::set_status(connection, &id, status))
+            .await
+    }
+
+    async fn identity_keys(&self) -> Result<Vec<IdentityKeyRecord>, StoreError> {
+        self.readers.read(identity_keys::identity_keys).await
+    }
+
+    async fn add_identity_key(
+        &self,
+        key: IdentityKeyRecord,
+        only_if_none: bool,
+    ) -> Result<bool, StoreError> {
+        self.writer
+            .write(move |connection| {
+                Ok::<_, StoreError>(identity_keys::add_identity_key(
+                    connection,
+                    &key,
+                    only_if_none,
+                )?)
+            })
+            .await
+    }
+
+    async fn remove_identity_keys_before(&self, created_before: i64) -> Result<u64, StoreError> {
+        self.writer
+            .write(move |connection| {
+                Ok::<_, StoreError>(identity_keys::remove_identity_keys_before(
+                    connection,
+                    created_before,
+                )?)
+            })
             .await
     }
 }

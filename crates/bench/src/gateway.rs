@@ -1,0 +1,272 @@
+//! `--gateway`: a proxied GET of a signed-in buyer against the same GET
+//! sent straight to the storefront, in one run (issue 14's target: the
+//! proxied rate ≥ 0.5 × the direct rate at 64 connections).
+//!
+//! The storefront is a small axum server answering a fixed 2 KiB page on
+//! a runtime of its own (one thread, as a separate process would have);
+//! payfac runs in gateway mode in front of it on the server runtime, on
+//! the same store. Each connection signs its own buyer in through an
+//! `authorizationCode` link first, so every proxied request carries a
+//! real session: the session lookup, the header hygiene and a fresh
+//! Ed25519 `X-Payfac-Identity` are all in the measured path. The
+//! storefront answers `x-identity: yes` only when it received the token,
+//! and the bench counts any other answer as an error.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{COOKIE, HOST, HeaderValue, SET_COOKIE};
+use hyper::{Request, StatusCode};
+use payfac_server::{Application, Config};
+
+use crate::load::{connect, new_histogram};
+use crate::phases::quiet;
+use crate::{Args, Setup, presign};
+
+const PAGE_PATH: &str = "/catalog/page";
+
+/// What one side measured.
+struct Side {
+    requests: u64,
+    errors: u64,
+    elapsed: Duration,
+    histogram: Histogram<u64>,
+}
+
+impl Side {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn line(&self, label: &str) -> String {
+        let ms = |q: f64| self.histogram.value_at_quantile(q) as f64 / 1000.0;
+        format!(
+            "{label:<28} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
+            self.rate(),
+            ms(0.5),
+            ms(0.99),
+            self.errors
+        )
+    }
+}
+
+pub fn run(
+    args: &Args,
+    setup: &Setup,
+    server_rt: &tokio::runtime::Runtime,
+    client_rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let upstream_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("storefront")
+        .enable_all()
+        .build()?;
+    let storefront = upstream_rt.block_on(start_storefront())?;
+    let config = Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        insecure_cookies: true,
+        code_ttl_secs: 3600,
+        upstream: Some(format!("http://{storefront}").parse()?),
+        ..Config::default()
+    };
+    let application = server_rt
+        .block_on(Application::build(config, setup.store.clone()))
+        .context("starting payfac in gateway mode")?;
+    let gateway = SocketAddr::from(([127, 0, 0, 1], application.port()));
+    server_rt.spawn(application.run_until_stopped());
+    eprintln!("storefront on {storefront}, payfac in front of it on {gateway}");
+
+    let result = client_rt.block_on(async {
+        let cookies = sign_in(setup, gateway, args.connections).await?;
+        let duration = Duration::from_secs(args.duration);
+        let mut sides = Vec::new();
+        for (label, address, cookies) in [
+            ("straight to the storefront", storefront, None),
+            ("through payfac, signed in", gateway, Some(&cookies)),
+        ] {
+            eprintln!("--- {label}");
+            measure(address, cookies, args.connections, duration / 5).await?;
+            quiet(args).await;
+            let side = measure(address, cookies, args.connections, duration).await?;
+            eprintln!("{}", side.line(label));
+            sides.push((label, side));
+        }
+        anyhow::Ok(sides)
+    });
+    upstream_rt.shutdown_timeout(Duration::from_secs(1));
+    let sides = result?;
+    let (direct, proxied) = (&sides[0].1, &sides[1].1);
+    let ratio = proxied.rate() / direct.rate();
+    println!(
+        "GET {PAGE_PATH} ({} connections, {} s each)",
+        args.connections, args.duration
+    );
+    for (label, side) in &sides {
+        println!("{}", side.line(label));
+    }
+    println!("proxied ÷ direct = {ratio:.2} (target ≥ 0.50)");
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "connections": args.connections,
+                "direct_rps": direct.rate(),
+                "proxied_rps": proxied.rate(),
+                "ratio": ratio,
+                "direct_p99_ms": direct.histogram.value_at_quantile(0.99) as f64 / 1000.0,
+                "proxied_p99_ms": proxied.histogram.value_at_quantile(0.99) as f64 / 1000.0,
+                "errors": direct.errors + proxied.errors,
+            })
+        );
+    }
+    Ok(())
+}
+
+/// The storefront: a fixed page, and `x-identity: yes` when the request
+/// carried payfac's token.
+async fn start_storefront() -> anyhow::Result<SocketAddr> {
+    static PAGE: &str = include_str!("gateway_page.html");
+    let app = axum::Router::new().route(
+        PAGE_PATH,
+        axum::routing::get(|headers: axum::http::HeaderMap| async move {
+            let identity = if headers.contains_key("x-payfac-identity") {
+                "yes"
+            } else {
+                "no"
+            };
+            (
+                [
+                    ("content-type", "text/html; charset=utf-8"),
+                    ("x-identity", identity),
+                ],
+                PAGE,
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(address)
+}
+
+/// One buyer per connection, signed in through a code link on a
+/// storefront page; their session cookies.
+async fn sign_in(
+    setup: &Setup,
+    gateway: SocketAddr,
+    count: usize,
+) -> anyhow::Result<Vec<HeaderValue>> {
+    let codes = presign::issue_codes(setup, count, 3600).await?;
+    let host = HeaderValue::from_str(&gateway.to_string())?;
+    let mut sender = connect(gateway).await?;
+    let mut cookies = Vec::with_capacity(count);
+    for code in codes {
+        let request = Request::get(format!("{PAGE_PATH}?authorizationCode={code}"))
+            .header(HOST, host.clone())
+            .body(Full::new(Bytes::new()))?;
+        sender.ready().await?;
+        let response = sender.send_request(request).await?;
+        anyhow::ensure!(
+            response.status() == StatusCode::SEE_OTHER,
+            "sign-in answered {}",
+            response.status()
+        );
+        let cookie = response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|value| value.starts_with("payfac_session="))
+            .and_then(|value| value.split(';').next())
+            .context("a code signs a buyer in")?;
+        cookies.push(HeaderValue::from_str(cookie)?);
+        response.into_body().collect().await?;
+    }
+    Ok(cookies)
+}
+
+/// `connections` keep-alive connections sending the page GET for
+/// `duration`; connection `i` uses cookie `i` when there are cookies.
+async fn measure(
+    address: SocketAddr,
+    cookies: Option<&Vec<HeaderValue>>,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<Side> {
+    let host = HeaderValue::from_str(&address.to_string())?;
+    let mut senders = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        senders.push(connect(address).await?);
+    }
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for (index, mut sender) in senders.into_iter().enumerate() {
+        let host = host.clone();
+        let cookie = cookies.map(|cookies| cookies[index % cookies.len()].clone());
+        tasks.push(tokio::spawn(async move {
+            let mut side = Side {
+                requests: 0,
+                errors: 0,
+                elapsed: Duration::ZERO,
+                histogram: new_histogram(),
+            };
+            while Instant::now() < deadline {
+                let mut request = Request::get(PAGE_PATH).header(HOST, host.clone());
+                if let Some(cookie) = &cookie {
+                    request = request.header(COOKIE, cookie.clone());
+                }
+                let request = request
+                    .body(Full::new(Bytes::new()))
+                    .expect("valid request");
+                let begun = Instant::now();
+                let ok = async {
+                    sender.ready().await?;
+                    let response = sender.send_request(request).await?;
+                    let expected = if cookie.is_some() { "yes" } else { "no" };
+                    let good = response.status() == StatusCode::OK
+                        && response
+                            .headers()
+                            .get("x-identity")
+                            .is_some_and(|v| v == expected);
+                    response.into_body().collect().await?;
+                    anyhow::Ok(good)
+                }
+                .await;
+                side.histogram
+                    .saturating_record((begun.elapsed().as_micros() as u64).max(1));
+                side.requests += 1;
+                match ok {
+                    Ok(true) => {}
+                    Ok(false) => side.errors += 1,
+                    Err(_) => {
+                        side.errors += 1;
+                        match connect(address).await {
+                            Ok(fresh) => sender = fresh,
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+            side
+        }));
+    }
+    let mut total = Side {
+        requests: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        histogram: new_histogram(),
+    };
+    for task in tasks {
+        let side = task.await.context("a load task panicked")?;
+        total.requests += side.requests;
+        total.errors += side.errors;
+        total.histogram.add(&side.histogram)?;
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
+}

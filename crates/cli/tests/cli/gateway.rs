@@ -1,0 +1,55 @@
+//! `payfac serve --upstream` and `payfac identity-key`: the gateway's
+//! settings and the identity keys every instance publishes.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::{Server, TestDb, body_of, http};
+use serde_json::Value;
+
+#[test]
+fn a_bad_upstream_url_is_refused_in_one_line() {
+    let db = TestDb::new();
+    for (url, needle) in [
+        ("shop:3000", "must start with http://"),
+        ("https://shop.example", "only http://"),
+        ("http://shop.example/app", "without a path"),
+        ("http://", "not a URL"),
+    ] {
+        db.payfac(&["serve", "--upstream", url]).refused(needle);
+    }
+}
+
+#[test]
+fn identity_key_rotate_adds_a_key_every_instance_publishes() {
+    let db = TestDb::new();
+    let server = Server::start(db.dir.path(), &db.url, &[]);
+    let jwks = |server: &Server| -> Vec<String> {
+        let (status, response) =
+            http(server.port, "GET", "/.well-known/jwks.json", &[], b"").expect("JWKS");
+        assert_eq!(status, 200);
+        let set: Value = serde_json::from_str(body_of(&response)).unwrap();
+        set["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|key| key["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = jwks(&server);
+    assert_eq!(first.len(), 1);
+
+    let output = db.payfac(&["identity-key", "rotate"]);
+    assert_eq!(output.code, 0, "{output:#?}");
+    let kid = output.one_line();
+    assert_eq!(kid.len(), 43, "{kid}");
+    assert!(!output.stderr.contains("PRIVATE"), "{output:#?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !jwks(&server).contains(&kid) {
+        assert!(Instant::now() < deadline, "the rotated-in key is published");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        jwks(&server).contains(&first[0]),
+        "the old key stays published"
+    );
+}

@@ -1,0 +1,157 @@
+//! What changes on the way through the gateway: hop-by-hop headers
+//! (RFC 9110 §7.6.1), payfac's session cookie, and the `X-Forwarded-*`
+//! headers the upstream reads the browser's view from.
+
+use std::net::IpAddr;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+
+use crate::pages::SESSION_COOKIE;
+
+/// Headers that describe one connection, not the message: never
+/// forwarded, in either direction. `Proxy-Connection` and `Keep-Alive`
+/// are pre-RFC 9110 but still sent by some clients.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// Removes the hop-by-hop headers and every header the `Connection`
+/// header names.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+/// Removes payfac's session cookie from every `Cookie` header and keeps
+/// the other cookies exactly as sent; a header left empty is dropped.
+pub fn remove_session_cookie(headers: &mut HeaderMap) {
+    let values: Vec<HeaderValue> = headers.get_all(header::COOKIE).iter().cloned().collect();
+    if values.is_empty() {
+        return;
+    }
+    headers.remove(header::COOKIE);
+    for value in values {
+        let Ok(text) = value.to_str() else {
+            // Not text: it cannot be parsed, so it cannot be shown to hold
+            // no session; it is dropped rather than risked.
+            continue;
+        };
+        let kept: Vec<&str> = text
+            .split(';')
+            .map(str::trim)
+            .filter(|pair| {
+                !pair.is_empty()
+                    && pair.split_once('=').map_or(*pair, |(name, _)| name).trim() != SESSION_COOKIE
+            })
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
+        if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
+            headers.append(header::COOKIE, value);
+        }
+    }
+}
+
+/// `X-Forwarded-For` gets the peer appended (as nginx's
+/// `$proxy_add_x_forwarded_for`); `X-Forwarded-Host` is the host the
+/// browser asked for and `X-Forwarded-Proto` the scheme it used, both
+/// replacing whatever the client sent.
+pub fn set_forwarded(
+    headers: &mut HeaderMap,
+    peer: Option<IpAddr>,
+    host: Option<&str>,
+    proto: &str,
+) {
+    if let Some(peer) = peer {
+        let earlier: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        let mut list = earlier.join(", ");
+        if !list.is_empty() {
+            list.push_str(", ");
+        }
+        list.push_str(&peer.to_string());
+        if let Ok(value) = HeaderValue::from_str(&list) {
+            headers.insert("x-forwarded-for", value);
+        }
+    }
+    headers.remove("x-forwarded-host");
+    if let Some(value) = host.and_then(|host| HeaderValue::from_str(host).ok()) {
+        headers.insert("x-forwarded-host", value);
+    }
+    headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_str(proto).unwrap_or(HeaderValue::from_static("https")),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_go() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, X-Secret"),
+        );
+        headers.insert("x-secret", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert("te", HeaderValue::from_static("trailers"));
+        headers.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        headers.insert("upgrade", HeaderValue::from_static("websocket"));
+        headers.insert("accept", HeaderValue::from_static("text/html"));
+        remove_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert_eq!(headers["accept"], "text/html");
+    }
+
+    #[test]
+    fn only_the_session_cookie_is_removed() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "cookie",
+            HeaderValue::from_static("a=1; payfac_session=1.secret;b=2"),
+        );
+        headers.append("cookie", HeaderValue::from_static("payfac_session=x"));
+        headers.append("cookie", HeaderValue::from_static("payfac_sessionx=kept"));
+        remove_session_cookie(&mut headers);
+        let cookies: Vec<_> = headers.get_all("cookie").iter().collect();
+        assert_eq!(cookies, ["a=1; b=2", "payfac_sessionx=kept"]);
+    }
+
+    #[test]
+    fn forwarded_headers_append_and_replace() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
+        headers.insert("x-forwarded-host", HeaderValue::from_static("evil.example"));
+        set_forwarded(
+            &mut headers,
+            Some("127.0.0.1".parse().unwrap()),
+            Some("shop.example"),
+            "https",
+        );
+        assert_eq!(headers["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+        assert_eq!(headers["x-forwarded-host"], "shop.example");
+        assert_eq!(headers["x-forwarded-proto"], "https");
+    }
+}
