@@ -184,3 +184,7 @@ fn run(connection: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;
