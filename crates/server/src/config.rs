@@ -46,6 +46,9 @@ pub struct Config {
     pub max_connections: usize,
     /// Where the admin API listens (`/admin/v1/…`); off when `None`.
     pub admin_listen: Option<SocketAddr>,
+    /// After SIGTERM or Ctrl-C, how long requests in flight may take to
+    /// finish before the process stops anyway (docs/RELIABILITY.md).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(15),
             max_connections: 10_000,
             admin_listen: None,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
