@@ -666,3 +666,188 @@ async fn sigterm_finishes_requests_in_flight_within_the_grace_and_exits_0() {
 async fn ctrl_c_finishes_requests_in_flight_within_the_grace_and_exits_0() {
     stop_under_load("INT").await;
 }
+
+// ---------------------------------------------------------------------
+// A full disk (SQLite)
+// ---------------------------------------------------------------------
+
+/// A small tmpfs mounted for the test, unmounted when dropped.
+struct SmallFileSystem {
+    dir: tempfile::TempDir,
+}
+
+impl SmallFileSystem {
+    /// Mounts `size` (e.g. `8m`). Mounting needs root or CAP_SYS_ADMIN;
+    /// without it the test fails and says why, it is not skipped.
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700")])
+            .arg("payfac-full-disk-test")
+            .arg(dir.path())
+            .output();
+        match mounted {
+            Ok(output) if output.status.success() => Self { dir },
+            other => panic!(
+                "the full-disk test needs a small tmpfs of its own and mounting one was \
+                 refused (run the tests as root, or with CAP_SYS_ADMIN): {other:?}"
+            ),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file until the file system is full; its path.
+    fn fill(&self) -> PathBuf {
+        let filler = self.path().join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        for chunk in [64 * 1024, 4096, 512, 1] {
+            let bytes = vec![0xA5u8; chunk];
+            while file.write_all(&bytes).is_ok() {}
+        }
+        let _ = file.sync_all();
+        filler
+    }
+}
+
+impl Drop for SmallFileSystem {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+async fn get(http: &reqwest::Client, base: &str, path: &str) -> (u16, String) {
+    let response = http.get(format!("{base}{path}")).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_disk_answers_10004_keeps_pages_up_and_recovers_by_itself() {
+    let disk = SmallFileSystem::mount("8m");
+    let logs = tempfile::tempdir().unwrap();
+    let db = disk.path().join("p.db");
+    let url = format!("sqlite://{}", db.display());
+    add_merchant(&url);
+    let mut service = Service::start(&url, logs.path(), &[]).await;
+    let (http, base) = (client(), service.base());
+    let key = SigningKey::from_pem(&vectors::private_key_pem()).unwrap();
+    let mut journal = Journal::default();
+    let sync = |user_no: String| {
+        let request = signed(&key, &user_no);
+        (user_no, request)
+    };
+    let ack = |user_no: String, request: Signed, envelope: &Value| Ack {
+        request,
+        user_no,
+        user_id: envelope["data"]["userId"].as_str().unwrap().into(),
+        code: envelope["data"]["authorizationCode"]
+            .as_str()
+            .unwrap()
+            .into(),
+    };
+    for i in 0..20 {
+        let (user_no, request) = sync(format!("ROOM{i}"));
+        let (status, envelope) = send(&http, &base, &request).await.unwrap();
+        assert_eq!(status, 200, "{envelope}");
+        journal.acks.push(ack(user_no, request, &envelope));
+    }
+
+    // Fill the file system, then call until the writes fail.
+    let filler = disk.fill();
+    let mut refused: Vec<(String, Signed)> = Vec::new();
+    let started = Instant::now();
+    let mut consecutive = 0;
+    for i in 0.. {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no write failed on a full disk within 60 s ({} succeeded)",
+            journal.acks.len()
+        );
+        let (user_no, request) = sync(format!("FULL{i}"));
+        let (status, envelope) = send(&http, &base, &request).await.unwrap();
+        match envelope["code"].as_str().unwrap() {
+            "0000" => {
+                consecutive = 0;
+                journal.acks.push(ack(user_no, request, &envelope));
+            }
+            "10004" => {
+                assert_eq!(status, 500, "{envelope}");
+                assert_eq!(envelope["data"], Value::Null);
+                consecutive += 1;
+                refused.push((user_no, request));
+                if consecutive >= 5 {
+                    break;
+                }
+            }
+            _ => panic!("{status} {envelope}"),
+        }
+    }
+    eprintln!(
+        "full disk: {} calls refused 10004 after {} acknowledged",
+        refused.len(),
+        journal.acks.len()
+    );
+
+    // Pages and /healthz still answer; /readyz reports the condition.
+    assert_eq!(get(&http, &base, "/healthz").await, (200, "ok".into()));
+    assert_eq!(get(&http, &base, "/").await.0, 200);
+    assert_eq!(get(&http, &base, "/items/42").await.0, 200);
+    assert_eq!(
+        get(&http, &base, "/readyz").await,
+        (503, "storage unavailable".into())
+    );
+
+    // Space returns: the service recovers without a restart.
+    std::fs::remove_file(&filler).unwrap();
+    let recovering = Instant::now();
+    while get(&http, &base, "/readyz").await.0 != 200 {
+        assert!(
+            recovering.elapsed() < Duration::from_secs(10),
+            "/readyz did not recover within 10 s\n{}",
+            service.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("recovered in {:?}", recovering.elapsed());
+
+    // Nothing of a refused call was stored: each, sent again unchanged
+    // (same nonce), now succeeds.
+    for (user_no, request) in refused {
+        let (status, envelope) = send(&http, &base, &request).await.unwrap();
+        assert_eq!(
+            status, 200,
+            "a refused call left something behind: {envelope}"
+        );
+        journal.acks.push(ack(user_no, request, &envelope));
+    }
+    let problems = verify(&base, &journal).await;
+    assert!(problems.is_empty(), "{problems:#?}");
+    let buyers: HashSet<&str> = journal.acks.iter().map(|a| a.user_no.as_str()).collect();
+
+    service.signal("TERM");
+    assert_eq!(service.exit_code(Duration::from_secs(15)).await, Some(0));
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    let check: String = connection
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    // One code and one nonce per 0000 answer (the journal's, and verify's
+    // one fresh sync per buyer), and one buyer per merchantUserNo: nothing
+    // more was stored.
+    let count = |table: &str| -> usize {
+        connection
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .unwrap() as usize
+    };
+    assert_eq!(count("buyers"), buyers.len());
+    assert_eq!(count("codes"), journal.acks.len() + buyers.len());
+    assert_eq!(count("nonces"), journal.acks.len() + buyers.len());
+}

@@ -7,6 +7,7 @@ mod admin;
 mod body_validation;
 mod connections;
 mod openapi;
+mod overload;
 mod pages;
 mod playground;
 mod races;
