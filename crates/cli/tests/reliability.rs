@@ -287,7 +287,7 @@ fn start_load(
                 let mut i = 0usize;
                 while !stop.load(Ordering::Relaxed) {
                     i += 1;
-                    if i % 3 == 0
+                    if i.is_multiple_of(3)
                         && let Some(ack) = unredeemed.pop()
                     {
                         journal.lock().unwrap().attempted.insert(ack.code.clone());
