@@ -292,8 +292,17 @@ async fn flow(
 
 fn print_header() {
     println!(
-        "{:>6} {:>9} {:>9} {:>7} | {:>9} {:>9} {:>9} {:>9} | {:>9}",
-        "t (s)", "syncs", "redeems", "errors", "nonces", "codes", "sessions", "buyers", "MiB"
+        "{:>6} {:>9} {:>9} {:>7} | {:>9} {:>9} {:>9} {:>9} | {:>9} | {:>8}",
+        "t (s)",
+        "syncs",
+        "redeems",
+        "errors",
+        "nonces",
+        "codes",
+        "sessions",
+        "buyers",
+        "MiB",
+        "RSS MiB"
     );
 }
 
@@ -307,7 +316,7 @@ fn print_row(elapsed: u64, totals: &std::sync::Mutex<Totals>, storage: &Storage)
             .map_or(0, |(_, rows)| *rows)
     };
     println!(
-        "{:>6} {:>9} {:>9} {:>7} | {:>9} {:>9} {:>9} {:>9} | {:>9.1}",
+        "{:>6} {:>9} {:>9} {:>7} | {:>9} {:>9} {:>9} {:>9} | {:>9.1} | {:>8.1}",
         elapsed,
         totals.syncs,
         totals.redeems,
@@ -316,6 +325,23 @@ fn print_row(elapsed: u64, totals: &std::sync::Mutex<Totals>, storage: &Storage)
         rows("codes"),
         rows("sessions"),
         rows("buyers"),
-        storage.total_bytes as f64 / 1_048_576.0
+        storage.total_bytes as f64 / 1_048_576.0,
+        rss_kib() as f64 / 1024.0
     );
+}
+
+/// Resident set size of this process (server and load generator), in
+/// KiB, from `/proc/self/status`; 0 where that file does not exist. The
+/// steady mode prints it with every row so a soak shows whether memory
+/// levels off (docs/RELIABILITY.md, "Memory").
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
 }

@@ -67,6 +67,9 @@ pub struct Config {
     pub identity_key_lead: Duration,
     /// How often the identity keys are reloaded from storage.
     pub identity_key_refresh: Duration,
+    /// After SIGTERM or Ctrl-C, how long requests in flight may take to
+    /// finish before the process stops anyway (docs/RELIABILITY.md).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Config {
@@ -97,6 +100,7 @@ impl Default for Config {
             identity_token_ttl_secs: 60,
             identity_key_lead: Duration::from_secs(60),
             identity_key_refresh: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }

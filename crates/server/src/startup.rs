@@ -77,6 +77,9 @@ pub struct Application {
     /// The admin API's own listener, when configured.
     admin: Option<(TcpListener, Router)>,
     limits: connections::Limits,
+    /// Flushed once the listeners have stopped.
+    store: Arc<dyn Store>,
+    shutdown_grace: std::time::Duration,
 }
 
 impl Application {
@@ -126,16 +129,19 @@ impl Application {
             header_read_timeout: config.header_read_timeout,
             max_connections: config.max_connections,
         };
+        let shutdown_grace = config.shutdown_grace;
         let state = AppState {
             storage_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_writes)),
             sign_in_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_sign_ins)),
             config: Arc::new(config),
-            store,
+            store: store.clone(),
             merchants,
             identity,
             upstream,
         };
         Ok(Self {
+            store,
+            shutdown_grace,
             listener,
             metrics_listener,
             admin: admin_listener.map(|l| (l, crate::admin::router(state.clone()))),
@@ -160,24 +166,54 @@ impl Application {
 
     /// Serves every listener until the process receives Ctrl-C or SIGTERM.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves every listener until `shutdown` resolves; then stops
+    /// accepting, lets the requests in flight finish for at most the
+    /// shutdown grace, and flushes the store's pending writes
+    /// (docs/RELIABILITY.md, "Graceful shutdown").
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            shutdown_signal().await;
+            shutdown.await;
+            tracing::info!("shutting down: no new connections; requests in flight finish");
             let _ = stop.send(true);
         });
+        let (store, grace) = (self.store, self.shutdown_grace);
+        let mut signalled = stopped.clone();
+        let grace_over = async move {
+            let _ = signalled.wait_for(|stop| *stop).await;
+            tokio::time::sleep(grace).await;
+        };
         let mut served = vec![(self.listener, self.router)];
         served.extend(self.metrics_listener.map(|l| (l, metrics_router())));
         served.extend(self.admin);
         let limits = self.limits;
-        let results =
+        let serving =
             futures_util::future::join_all(served.into_iter().map(|(listener, router)| {
                 let mut stopped = stopped.clone();
                 connections::serve(listener, router, limits, async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 })
-            }))
-            .await;
-        results.into_iter().collect()
+            }));
+        let result = tokio::select! {
+            results = serving => results.into_iter().collect(),
+            () = grace_over => {
+                tracing::warn!(grace_secs = grace.as_secs_f64(), "shutdown grace over; requests still in flight are dropped unanswered");
+                Ok(())
+            }
+        };
+        // Whatever was answered is durable already; this waits for writes
+        // still queued, so the process leaves no work half-done behind it.
+        match store.flush().await {
+            Ok(()) => tracing::info!("stopped; pending writes flushed"),
+            Err(error) => tracing::error!(%error, "stopped; flushing pending writes failed"),
+        }
+        result
     }
 }
 

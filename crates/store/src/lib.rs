@@ -53,6 +53,13 @@ pub trait Store: OperatorStore + Send + Sync + 'static {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Returns once every write queued before the call has finished
+    /// (committed or failed), for a clean shutdown. Backends whose writes
+    /// are all awaited by their callers have nothing to flush.
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Bumped by every merchant or key change, so servers reload their
     /// merchant cache only when something changed.
     async fn config_version(&self) -> Result<i64, StoreError>;

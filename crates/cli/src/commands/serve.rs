@@ -67,6 +67,10 @@ pub struct Args {
     /// Serve the admin API (/admin/v1/…) on this address; off unless set.
     #[arg(long, env = "PAYFAC_ADMIN_LISTEN")]
     admin_listen: Option<SocketAddr>,
+    /// After SIGTERM or Ctrl-C, seconds requests in flight may take to
+    /// finish before the process stops anyway.
+    #[arg(long, env = "PAYFAC_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    shutdown_grace_secs: u64,
     /// Log one JSON object per line instead of text.
     #[arg(long, env = "PAYFAC_LOG_JSON")]
     log_json: bool,
@@ -180,6 +184,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         platform_name: gateway.platform_name.clone(),
         identity_audience: gateway.identity_audience.clone(),
         identity_issuer: gateway.identity_issuer.clone(),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         ..Config::default()
     };
     let application = Application::build(config, store).await?;

@@ -9,6 +9,7 @@ mod connections;
 mod gateway;
 mod identity_keys;
 mod openapi;
+mod overload;
 mod pages;
 mod playground;
 mod races;

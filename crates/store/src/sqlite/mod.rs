@@ -242,7 +242,28 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.readers
             .read(|connection| connection.query_row("SELECT 1", [], |_| Ok(())))
-            .await
+            .await?;
+        if !self.writer.last_batch_committed() {
+            // The last batch did not commit (a full disk, an I/O error, a
+            // lock held too long): ready again only once a write commits.
+            // Rewriting `user_version` with its own value puts one page
+            // into the WAL, so the probe needs what a real write needs.
+            self.writer
+                .write(|connection| {
+                    let version: i64 =
+                        connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+                    connection.pragma_update(None, "user_version", version)?;
+                    Ok::<_, StoreError>(())
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The writer runs jobs in the order queued: once an empty job is
+    /// answered, every job queued before it has committed or failed.
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.writer.write(|_| Ok::<_, StoreError>(())).await
     }
 
     async fn config_version(&self) -> Result<i64, StoreError> {

@@ -37,19 +37,29 @@ type Job = Box<dyn FnOnce(Option<(&Connection, &mut LiveNonces)>) -> Reply + Sen
 #[derive(Clone)]
 pub(crate) struct Writer {
     jobs: mpsc::UnboundedSender<Job>,
+    /// Whether the last batch committed (false after a full disk, an I/O
+    /// error or a lock held past the busy timeout); readiness reads it.
+    committed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Writer {
     pub(crate) fn start(connection: Connection) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
+        let committed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let last = committed.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
                 raise_priority();
-                run(connection, queue)
+                run(connection, queue, &last)
             })
             .expect("spawning the SQLite writer thread");
-        Self { jobs }
+        Self { jobs, committed }
+    }
+
+    /// Whether the last batch committed.
+    pub(crate) fn last_batch_committed(&self) -> bool {
+        self.committed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `work` atomically in the next group commit and returns its
@@ -143,7 +153,11 @@ where
     result
 }
 
-fn run(connection: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
+fn run(
+    connection: Connection,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    last_committed: &std::sync::atomic::AtomicBool,
+) {
     let mut nonces = LiveNonces::default();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut last_batch_len = 0;
@@ -179,8 +193,13 @@ fn run(connection: Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
             ))
         };
         nonces.finish(committed.is_ok());
+        last_committed.store(committed.is_ok(), std::sync::atomic::Ordering::Relaxed);
         for reply in replies {
             reply(committed.clone());
         }
     }
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

@@ -142,6 +142,36 @@ backend_tests! {
         assert_eq!(t.store.sync_user(replay).await.unwrap(), SyncOutcome::NonceReused);
     }
 
+    /// docs/RELIABILITY.md, "No replay": a nonce is refused for every
+    /// second from its timestamp to timestamp + window, not one less:
+    /// after the purge ran at that second, and by another instance (on
+    /// SQLite a process that rebuilt its live set from the log, as after
+    /// a restart). One second later a fresh timestamp may take it again.
+    async fn a_nonce_is_refused_for_exactly_its_timestamp_plus_window(t: &TestStore) {
+        let first = sync("M1", "U1");
+        issued(t.store.sync_user(first.clone()).await.unwrap());
+        let restarted = t.another_instance().await;
+        for now in [NOW, NOW + 1, NOW + WINDOW / 2, NOW + WINDOW - 1, window_end(&first)] {
+            t.store.purge_expired(now, 1_000).await.unwrap();
+            for store in [&t.store, &restarted] {
+                let mut replay = with_nonce(again(&first), first.nonce.as_str());
+                replay.now = now;
+                assert_eq!(
+                    store.sync_user(replay).await.unwrap(),
+                    SyncOutcome::NonceReused,
+                    "replayed {} s after its timestamp",
+                    now - NOW
+                );
+            }
+        }
+        assert_eq!(t.counts().await, [1, 1, 1, 0], "the replays wrote nothing");
+        let mut later = with_nonce(again(&first), first.nonce.as_str());
+        later.now = window_end(&first) + 1;
+        later.signed_at = later.now;
+        later.code_expires_at = later.now + WINDOW;
+        issued(restarted.sync_user(later).await.unwrap());
+    }
+
     /// Issue #19: a nonce recorded under a 20 s window is still live for
     /// an instance (or a restart) with a 300 s window, for as long as that
     /// window accepts the request's timestamp: the replay is refused.
