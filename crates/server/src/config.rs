@@ -46,6 +46,9 @@ pub struct Config {
     pub max_connections: usize,
     /// Where the admin API listens (`/admin/v1/…`); off when `None`.
     pub admin_listen: Option<SocketAddr>,
+    /// Abuse limits per client and per merchant (`ratelimit.rs`); on by
+    /// default, `RateLimits::off()` for benchmarks.
+    pub rate_limits: crate::ratelimit::RateLimits,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(15),
             max_connections: 10_000,
             admin_listen: None,
+            rate_limits: crate::ratelimit::RateLimits::default(),
         }
     }
 }

@@ -79,7 +79,7 @@ pub async fn serve(
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     'accepting: loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -122,6 +122,7 @@ pub async fn serve(
         let service = TowerToHyperService::new(Counted {
             inner: router.clone(),
             tracked: tracked.clone(),
+            peer,
             epoch,
         });
         let (builder, registry, mut stopped) = (builder.clone(), registry.clone(), stopped.clone());
@@ -221,6 +222,8 @@ struct Counted {
     inner: Router,
     tracked: Arc<Tracked>,
     epoch: Instant,
+    /// The client's address, given to handlers as `ConnectInfo`.
+    peer: std::net::SocketAddr,
 }
 
 impl tower::Service<axum::http::Request<hyper::body::Incoming>> for Counted {
@@ -234,7 +237,10 @@ impl tower::Service<axum::http::Request<hyper::body::Incoming>> for Counted {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&mut self, mut request: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.peer));
         let busy = Busy::start(self.tracked.clone(), self.epoch);
         let router = self.inner.clone();
         Box::pin(async move {

@@ -17,6 +17,7 @@ mod ops;
 pub mod pages;
 mod playground;
 mod purge;
+pub mod ratelimit;
 pub mod startup;
 mod state;
 

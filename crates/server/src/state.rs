@@ -17,4 +17,6 @@ pub struct AppState {
     /// The same for code redemptions, which need no authentication: a
     /// flood of guesses meets this bound instead of an ever-longer queue.
     pub sign_in_permits: Arc<tokio::sync::Semaphore>,
+    /// The abuse limits; `None` when they are off.
+    pub limiter: Option<Arc<crate::ratelimit::Limiter>>,
 }

@@ -62,6 +62,15 @@ pub struct Args {
     /// Serve the admin API (/admin/v1/…) on this address; off unless set.
     #[arg(long, env = "PAYFAC_ADMIN_LISTEN")]
     admin_listen: Option<SocketAddr>,
+    /// Abuse limits: `on` (failed merchant calls and refused codes: 100/s,
+    /// burst 300 per client; successful merchant calls: 5000/s, burst
+    /// 50000 per merchant), `off`, or `FAILURES/s:BURST,CALLS/s:BURST`.
+    #[arg(long, env = "PAYFAC_RATE_LIMITS", default_value = "on")]
+    rate_limits: String,
+    /// Peers (ADDR or ADDR/PREFIX, comma-separated) whose X-Forwarded-For
+    /// names the client for the rate limits.
+    #[arg(long, env = "PAYFAC_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<String>,
     /// Log one JSON object per line instead of text.
     #[arg(long, env = "PAYFAC_LOG_JSON")]
     log_json: bool,
@@ -92,6 +101,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         "--timestamp-window-secs must be at most {}",
         payfac_store::MAX_TIMESTAMP_WINDOW_SECS
     );
+    let mut rate_limits =
+        payfac_server::ratelimit::RateLimits::parse(&args.rate_limits).map_err(anyhow::Error::msg)?;
+    for proxy in &args.trusted_proxies {
+        rate_limits.trusted_proxies.push(
+            payfac_server::ratelimit::IpNet::parse(proxy)
+                .map_err(|error| anyhow::anyhow!("--trusted-proxies: {error}"))?,
+        );
+    }
     let store = payfac_store::open(&args.database.database_url).await?;
     let demo_key = if args.demo {
         Some(ensure_demo_merchant(store.as_ref()).await?)
@@ -111,6 +128,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout_secs),
         max_connections: args.max_connections,
         admin_listen: args.admin_listen,
+        rate_limits,
         ..Config::default()
     };
     let application = Application::build(config, store).await?;

@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use crate::AppState;
 
 pub use session::{CurrentBuyer, SESSION_COOKIE};
-pub use sign_in::{redeem_code_in_query, safe_location};
+pub use sign_in::{has_code, redeem_code_in_query, safe_location};
 pub use views::not_found;
 
 /// `/`, `/items/{itemId}`, `/orders`, `/account`, `/api/me`, `/logout`

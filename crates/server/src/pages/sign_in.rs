@@ -36,7 +36,11 @@ pub async fn redeem_code_in_query(
         Ok(Some(cookie)) => {
             response.headers_mut().insert(header::SET_COOKIE, cookie);
         }
-        Ok(None) => {}
+        Ok(None) => {
+            response
+                .extensions_mut()
+                .insert(crate::ratelimit::CodeRefused);
+        }
         Err(()) => {
             // The code was not consumed: the same link works once storage is back.
             response = (
@@ -126,6 +130,11 @@ fn is_code_parameter(part: &str) -> bool {
     form_urlencoded::parse(key.as_bytes())
         .next()
         .is_some_and(|(name, _)| name == CODE_PARAMETER)
+}
+
+/// Whether a query carries an `authorizationCode` (a sign-in).
+pub fn has_code(query: &str) -> bool {
+    code_in(query).is_some()
 }
 
 /// The first `authorizationCode` value of the query.

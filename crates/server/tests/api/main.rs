@@ -10,6 +10,7 @@ mod openapi;
 mod pages;
 mod playground;
 mod races;
+mod rate_limits;
 mod routing;
 mod sign_in;
 mod signature;
