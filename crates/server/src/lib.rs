@@ -11,6 +11,7 @@ pub mod api;
 pub mod config;
 mod connections;
 pub mod envelope;
+pub mod keys;
 pub mod merchants;
 pub mod observability;
 mod ops;

@@ -79,7 +79,9 @@ impl RateLimits {
             "on" | "default" => return Ok(Self::default()),
             _ => {}
         }
-        let bad = || format!("--rate-limits: expected off, on or RATE/s:BURST,RATE/s:BURST, got {text:?}");
+        let bad = || {
+            format!("--rate-limits: expected off, on or RATE/s:BURST,RATE/s:BURST, got {text:?}")
+        };
         let (failures, merchant) = text.split_once(',').ok_or_else(bad)?;
         let pair = |part: &str| -> Result<(u32, u32), String> {
             let (rate, burst) = part.split_once(':').ok_or_else(bad)?;
@@ -134,11 +136,15 @@ impl IpNet {
         let address = canonical(address);
         match (self.network, address) {
             (IpAddr::V4(net), IpAddr::V4(addr)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(addr) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(addr)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(addr) & mask
             }
             _ => false,
@@ -386,11 +392,17 @@ mod tests {
     fn forwarded_for_is_believed_from_trusted_proxies_only() {
         let trusted = [IpNet::parse("10.0.0.0/8").unwrap()];
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "6.6.6.6, 1.2.3.4, 10.0.0.2".parse().unwrap());
+        headers.insert(
+            "x-forwarded-for",
+            "6.6.6.6, 1.2.3.4, 10.0.0.2".parse().unwrap(),
+        );
         assert_eq!(client_ip(ip("10.0.0.1"), &headers, &trusted), ip("1.2.3.4"));
         assert_eq!(client_ip(ip("9.9.9.9"), &headers, &trusted), ip("9.9.9.9"));
         headers.insert("x-forwarded-for", "junk, 10.0.0.3".parse().unwrap());
-        assert_eq!(client_ip(ip("10.0.0.1"), &headers, &trusted), ip("10.0.0.3"));
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &headers, &trusted),
+            ip("10.0.0.3")
+        );
         assert_eq!(
             client_ip(ip("::ffff:10.0.0.1"), &HeaderMap::new(), &trusted),
             ip("10.0.0.1")
@@ -399,8 +411,16 @@ mod tests {
 
     #[test]
     fn nets_and_limits_parse() {
-        assert!(IpNet::parse("2001:db8::/32").unwrap().contains(ip("2001:db8::1")));
-        assert!(!IpNet::parse("192.168.1.1").unwrap().contains(ip("192.168.1.2")));
+        assert!(
+            IpNet::parse("2001:db8::/32")
+                .unwrap()
+                .contains(ip("2001:db8::1"))
+        );
+        assert!(
+            !IpNet::parse("192.168.1.1")
+                .unwrap()
+                .contains(ip("192.168.1.2"))
+        );
         assert!(IpNet::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
         assert!(IpNet::parse("1.2.3.4/33").is_err());
         assert!(!RateLimits::parse("off").unwrap().enabled);

@@ -97,11 +97,13 @@ impl Application {
             header_read_timeout: config.header_read_timeout,
             max_connections: config.max_connections,
         };
+        let keys = Arc::new(crate::keys::ServiceKeys::load(store.as_ref()).await?);
         let limiter = crate::ratelimit::Limiter::new(&config.rate_limits);
         if let Some(limiter) = &limiter {
             limiter.spawn_sweeper();
         }
         let state = AppState {
+            keys,
             limiter,
             storage_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_writes)),
             sign_in_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_sign_ins)),

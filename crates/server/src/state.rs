@@ -19,4 +19,6 @@ pub struct AppState {
     pub sign_in_permits: Arc<tokio::sync::Semaphore>,
     /// The abuse limits; `None` when they are off.
     pub limiter: Option<Arc<crate::ratelimit::Limiter>>,
+    /// Secrets derived from the key in storage (shared by instances).
+    pub keys: Arc<crate::keys::ServiceKeys>,
 }

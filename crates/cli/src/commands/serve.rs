@@ -101,8 +101,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         "--timestamp-window-secs must be at most {}",
         payfac_store::MAX_TIMESTAMP_WINDOW_SECS
     );
-    let mut rate_limits =
-        payfac_server::ratelimit::RateLimits::parse(&args.rate_limits).map_err(anyhow::Error::msg)?;
+    let mut rate_limits = payfac_server::ratelimit::RateLimits::parse(&args.rate_limits)
+        .map_err(anyhow::Error::msg)?;
     for proxy in &args.trusted_proxies {
         rate_limits.trusted_proxies.push(
             payfac_server::ratelimit::IpNet::parse(proxy)

@@ -1,6 +1,7 @@
 //! The buyer-facing platform pages, and single sign-on by authorization
 //! code on any of them.
 
+mod consent;
 mod session;
 mod sign_in;
 mod views;
@@ -14,8 +15,11 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 
+pub use consent::PENDING_COOKIE;
 pub use session::{CurrentBuyer, SESSION_COOKIE};
-pub use sign_in::{has_code, redeem_code_in_query, safe_location};
+pub use sign_in::{
+    SignIn, has_code, redeem_code_in_query, safe_location, sign_in, sign_in_response,
+};
 pub use views::not_found;
 
 /// `/`, `/items/{itemId}`, `/orders`, `/account`, `/api/me`, `/logout`
@@ -28,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account", get(views::account))
         .route("/api/me", get(views::me))
         .route("/logout", post(session::logout))
+        .route("/sign-in/confirm", get(consent::page).post(consent::decide))
         .route("/assets/site.css", get(views::site_css))
         .route("/favicon.ico", get(views::favicon))
 }

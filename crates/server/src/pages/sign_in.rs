@@ -2,15 +2,20 @@
 //!
 //! The code is consumed atomically by storage; whatever the outcome, the
 //! browser is redirected to the same path and query without the code, so
-//! the code leaves the address bar, the history and any `Referer`.
+//! the code leaves the address bar, the history and any `Referer`. A
+//! browser signed in as another buyer is asked first (`consent.rs`).
+//!
+//! [`sign_in`] is the decision, [`sign_in_response`] its answer; both are
+//! public so a proxy in front of other paths can redeem codes the same way.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use payfac_domain::{AuthorizationCode, SessionToken};
+use payfac_domain::{AuthorizationCode, Buyer, SessionToken};
 use payfac_store::{NewSession, RedeemOutcome, Redemption, SessionKey, unix_now};
 
+use super::consent;
 use super::session::{presented_token, session_cookie};
 use crate::AppState;
 
@@ -31,26 +36,57 @@ pub async fn redeem_code_in_query(
         return next.run(request).await;
     };
     let location = safe_location(request.uri().path(), &query_without_code(query));
-    let mut response = redirect(&location);
-    match sign_in(&state, &code_text, request.headers()).await {
-        Ok(Some(cookie)) => {
+    let outcome = sign_in(&state, &code_text, request.headers()).await;
+    sign_in_response(outcome, &location)
+}
+
+/// What presenting a code did.
+#[derive(Debug)]
+pub enum SignIn {
+    /// A buyer is signed in: set this session cookie.
+    SignedIn(HeaderValue),
+    /// The code was good but for another buyer than the browser's live
+    /// session: the code is spent and the choice waits for the buyer's
+    /// consent. Set this (pending) cookie and show the confirmation page.
+    NeedsConsent(HeaderValue),
+    /// The code signed nobody in (malformed, unknown, used or expired);
+    /// an existing session is left as it was.
+    Refused,
+    /// Storage could not be asked; the code is unspent.
+    Unavailable,
+}
+
+/// The answer to a sign-in: `303` to `location` (a path from
+/// [`safe_location`]) with the cookie, or to the confirmation page, or
+/// `503`; never cached, never a `Referer`. A refused code's answer carries
+/// `ratelimit::CodeRefused`.
+pub fn sign_in_response(outcome: SignIn, location: &str) -> Response {
+    let mut response = match outcome {
+        SignIn::SignedIn(cookie) => {
+            let mut response = redirect(location);
             response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
         }
-        Ok(None) => {
+        SignIn::NeedsConsent(cookie) => {
+            let mut response = redirect(&consent::page_location(location));
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
+        }
+        SignIn::Refused => {
+            let mut response = redirect(location);
             response
                 .extensions_mut()
                 .insert(crate::ratelimit::CodeRefused);
+            response
         }
-        Err(()) => {
-            // The code was not consumed: the same link works once storage is back.
-            response = (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, "1")],
-                "Sign-in is briefly unavailable. Please reload this page.",
-            )
-                .into_response();
-        }
-    }
+        // The code was not consumed: the same link works once storage is back.
+        SignIn::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "Sign-in is briefly unavailable. Please reload this page.",
+        )
+            .into_response(),
+    };
     let headers = response.headers_mut();
     headers.insert(
         header::REFERRER_POLICY,
@@ -60,25 +96,48 @@ pub async fn redeem_code_in_query(
     response
 }
 
-/// Redeems the code; `Some(cookie)` when it signed a buyer in.
-async fn sign_in(
-    state: &AppState,
-    code_text: &str,
-    headers: &axum::http::HeaderMap,
-) -> Result<Option<HeaderValue>, ()> {
+/// Redeems the code a browser presented (`headers`: its request headers,
+/// for the session cookie).
+///
+/// Without a live session, or with one of the code's own buyer, the buyer
+/// is signed in and the browser's old session ends. With a live session of
+/// another buyer the code is redeemed into a session that lasts only the
+/// code's TTL and is not yet the browser's: `NeedsConsent`.
+pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> SignIn {
     let Ok(code) = AuthorizationCode::parse(code_text) else {
         metrics::counter!("payfac_codes_rejected_total", "reason" => "malformed").increment(1);
-        return Ok(None);
+        return SignIn::Refused;
     };
     let Ok(_permit) = state.sign_in_permits.try_acquire() else {
         // Too many sign-ins wait on storage already (a flood of guesses):
         // answered at once, the code unspent.
         metrics::counter!("payfac_sign_ins_shed_total").increment(1);
-        return Err(());
+        return SignIn::Unavailable;
     };
     let now = unix_now();
+    let config = &state.config;
+    let presented = presented_token(headers).as_ref().map(SessionKey::from);
+    // Only a browser that presents a session cookie costs this lookup.
+    let current: Option<Buyer> = match presented {
+        Some(key) => match state
+            .store
+            .session_buyer(key, now, config.session_idle_secs)
+            .await
+        {
+            Ok(buyer) => buyer,
+            Err(error) => {
+                tracing::error!(%error, "session lookup failed");
+                return SignIn::Unavailable;
+            }
+        },
+        None => None,
+    };
     let (secret, secret_hash) = SessionToken::new_secret();
-    let max_age = state.config.session_max_secs;
+    let expires_at = if current.is_some() {
+        now + config.code_ttl_secs
+    } else {
+        now + config.session_max_secs
+    };
     let outcome = state
         .store
         .redeem_code(Redemption {
@@ -87,31 +146,73 @@ async fn sign_in(
             now,
             session: NewSession {
                 secret_hash,
-                expires_at: now + max_age,
+                expires_at,
             },
-            replaces: presented_token(headers).as_ref().map(SessionKey::from),
+            // With a live session the old one ends only once the buyer
+            // is known to be the same, or has agreed.
+            replaces: if current.is_some() { None } else { presented },
         })
         .await;
-    match outcome {
-        Ok(RedeemOutcome::SignedIn { buyer, session }) => {
-            metrics::counter!("payfac_codes_redeemed_total").increment(1);
-            tracing::info!(user_id = buyer.user_id, merchant = %buyer.merchant, "buyer signed in");
-            Ok(Some(session_cookie(
-                &SessionToken::assemble(session, secret),
-                max_age,
-                state.config.insecure_cookies,
-            )))
-        }
+    let (buyer, session) = match outcome {
+        Ok(RedeemOutcome::SignedIn { buyer, session }) => (buyer, session),
         Ok(RedeemOutcome::Rejected(reason)) => {
             metrics::counter!("payfac_codes_rejected_total", "reason" => reason.as_str())
                 .increment(1);
             // The code's id is part of the code: it is not logged either.
             tracing::info!(reason = reason.as_str(), "code rejected");
-            Ok(None)
+            return SignIn::Refused;
         }
         Err(error) => {
             tracing::error!(%error, "code redemption failed");
-            Err(())
+            return SignIn::Unavailable;
+        }
+    };
+    metrics::counter!("payfac_codes_redeemed_total").increment(1);
+    let token = SessionToken::assemble(session, secret);
+    match current {
+        Some(current) if current.user_id != buyer.user_id => {
+            metrics::counter!("payfac_sign_ins_pending_consent_total").increment(1);
+            tracing::info!(user_id = buyer.user_id, merchant = %buyer.merchant, "sign-in waits for the buyer's consent");
+            SignIn::NeedsConsent(consent::pending_cookie(
+                &token,
+                config.code_ttl_secs,
+                config.insecure_cookies,
+            ))
+        }
+        Some(_) => {
+            // The same buyer again: the new session replaces the old one.
+            let confirmed = state
+                .store
+                .confirm_session(
+                    SessionKey::from(&token),
+                    now,
+                    now + config.session_max_secs,
+                    presented,
+                )
+                .await;
+            match confirmed {
+                Ok(true) => {
+                    tracing::info!(user_id = buyer.user_id, merchant = %buyer.merchant, "buyer signed in");
+                    SignIn::SignedIn(session_cookie(
+                        &token,
+                        config.session_max_secs,
+                        config.insecure_cookies,
+                    ))
+                }
+                Ok(false) => SignIn::Refused,
+                Err(error) => {
+                    tracing::error!(%error, "confirming a session failed");
+                    SignIn::Unavailable
+                }
+            }
+        }
+        None => {
+            tracing::info!(user_id = buyer.user_id, merchant = %buyer.merchant, "buyer signed in");
+            SignIn::SignedIn(session_cookie(
+                &token,
+                config.session_max_secs,
+                config.insecure_cookies,
+            ))
         }
     }
 }

@@ -21,7 +21,7 @@ pub struct BuyerView {
 }
 
 impl BuyerView {
-    fn from(buyer: Buyer) -> Self {
+    pub fn from(buyer: Buyer) -> Self {
         Self {
             user_id: buyer.user_id.to_string(),
             merchant: buyer.merchant,
@@ -100,6 +100,21 @@ struct AccountPage {
 #[template(path = "not_found.html")]
 struct NotFoundPage {
     buyer: Option<BuyerView>,
+}
+
+/// The consent page (`consent.rs`): `buyer` is the browser's session,
+/// `pending` the buyer the link signs in (`None`: expired or answered).
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub buyer: Option<BuyerView>,
+    pub pending: Option<BuyerView>,
+    pub csrf: String,
+    pub next: String,
+}
+
+pub fn render_confirm(page: &ConfirmPage) -> Response {
+    render(StatusCode::OK, page)
 }
 
 /// Renders a page (`super::harden` adds the hardening headers); pages show

@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod body_validation;
 mod connections;
+mod consent;
 mod openapi;
 mod pages;
 mod playground;

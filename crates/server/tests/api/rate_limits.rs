@@ -80,14 +80,26 @@ async fn a_burst_of_bad_calls_is_refused_while_another_client_succeeds() {
     let (statuses, codes) = tokio::join!(flood, goods);
 
     assert!(
-        codes.iter().all(|(status, code)| *status == 200 && code == "0000"),
+        codes
+            .iter()
+            .all(|(status, code)| *status == 200 && code == "0000"),
         "the other client's good calls: {codes:?}"
     );
-    let real = statuses.iter().filter(|(status, ..)| *status == 401).count();
-    let limited: Vec<_> = statuses.iter().filter(|(status, ..)| *status == 429).collect();
+    let real = statuses
+        .iter()
+        .filter(|(status, ..)| *status == 401)
+        .count();
+    let limited: Vec<_> = statuses
+        .iter()
+        .filter(|(status, ..)| *status == 429)
+        .collect();
     assert_eq!(real + limited.len(), statuses.len());
     assert!(real >= 50, "the burst is answered for real first: {real}");
-    assert!(limited.len() >= 200, "most of the flood is refused: {}", limited.len());
+    assert!(
+        limited.len() >= 200,
+        "most of the flood is refused: {}",
+        limited.len()
+    );
     for (_, code, headers) in &limited {
         assert_eq!(code, "10004");
         let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
@@ -108,11 +120,15 @@ async fn a_burst_of_bad_calls_is_refused_while_another_client_succeeds() {
             .await
             .unwrap();
         assert_eq!(other.status(), 303);
-        assert!(crate::helpers::session_set_by(&other).is_some(), "the code was unspent");
+        assert!(
+            crate::helpers::session_set_by(&other).is_some(),
+            "the code was unspent"
+        );
     }
     let metrics = app.metrics().await;
     assert!(
-        metrics.contains(r#"payfac_rate_limited_total{limit="client_failures",kind="merchant_api"}"#),
+        metrics
+            .contains(r#"payfac_rate_limited_total{limit="client_failures",kind="merchant_api"}"#),
         "{metrics}"
     );
 }
@@ -124,7 +140,11 @@ async fn refused_codes_from_one_client_are_throttled() {
     let mut statuses = Vec::new();
     for _ in 0..10 {
         let response = guesser
-            .get(format!("{}/account?authorizationCode={}", app.address, "0".repeat(32)))
+            .get(format!(
+                "{}/account?authorizationCode={}",
+                app.address,
+                "0".repeat(32)
+            ))
             .send()
             .await
             .unwrap();
@@ -135,9 +155,16 @@ async fn refused_codes_from_one_client_are_throttled() {
         }
     }
     assert_eq!(&statuses[..5], &[303; 5], "{statuses:?}");
-    assert!(statuses[6..].iter().all(|status| *status == 429), "{statuses:?}");
+    assert!(
+        statuses[6..].iter().all(|status| *status == 429),
+        "{statuses:?}"
+    );
     // Pages without a code are never limited.
-    let page = guesser.get(format!("{}/account", app.address)).send().await.unwrap();
+    let page = guesser
+        .get(format!("{}/account", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     // Another client signs in.
     let code = app.code_for("U2").await;
@@ -161,7 +188,10 @@ async fn a_merchant_over_its_call_budget_gets_429_with_10004() {
     .await;
     let mut answers = Vec::new();
     for i in 0..3 {
-        answers.push(app.send(&Call::buyer(&format!("M{i}"), "m@example.com")).await);
+        answers.push(
+            app.send(&Call::buyer(&format!("M{i}"), "m@example.com"))
+                .await,
+        );
     }
     assert_eq!(answers[0].code(), "0000");
     assert_eq!(answers[1].code(), "0000");
@@ -176,7 +206,11 @@ async fn a_merchant_over_its_call_budget_gets_429_with_10004() {
         answers[2].json
     );
     assert!(answers[2].headers.contains_key("retry-after"));
-    assert_eq!(app.count("buyers"), 2, "nothing stored for the refused call");
+    assert_eq!(
+        app.count("buyers"),
+        2,
+        "nothing stored for the refused call"
+    );
 }
 
 #[tokio::test]

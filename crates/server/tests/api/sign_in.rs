@@ -181,16 +181,17 @@ async fn an_unusable_code_leaves_the_existing_session_as_it_was() {
 }
 
 #[tokio::test]
-async fn a_valid_code_replaces_the_browser_session_and_ends_the_old_one() {
+async fn a_code_of_the_same_buyer_replaces_the_browser_session_and_ends_the_old_one() {
+    // Another buyer's code needs the buyer's consent first (consent.rs).
     let app = spawn_app().await;
     let old = sign_in(&app, "U1").await;
-    let code = app.code_for("U2").await;
+    let code = app.code_for("U1").await;
     let response = app
         .get(&format!("/?authorizationCode={code}"), Some(&old))
         .await;
     let new = session_set_by(&response).unwrap();
     assert_ne!(new, old);
-    assert_eq!(me(&app, &new).await.1["merchantUserNo"], "U2");
+    assert_eq!(me(&app, &new).await.1["merchantUserNo"], "U1");
     assert_eq!(
         me(&app, &old).await.0,
         401,

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_session_ids.sql"),
     include_str!("migrations/003_nonce_retention.sql"),
     include_str!("migrations/004_admin_api.sql"),
+    include_str!("migrations/005_server_secrets.sql"),
 ];
 
 /// Advisory lock key of the migrator ("payfac" in ASCII). Advisory locks
