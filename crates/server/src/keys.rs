@@ -3,6 +3,7 @@
 //! derives the same ones and a restart changes nothing.
 
 use aws_lc_rs::hmac;
+use payfac_domain::IdPermutation;
 use payfac_store::{Store, StoreError};
 
 /// The name of the stored key every secret below is derived from.
@@ -12,11 +13,15 @@ const SERVICE_SECRET: &str = "service";
 pub struct ServiceKeys {
     /// Binds the consent page's form to the browser's pending choice.
     consent: hmac::Key,
+    /// Maps storage row ids to the ids in codes and session cookies.
+    pub ids: IdPermutation,
 }
 
 impl ServiceKeys {
     /// Reads the service secret, creating it (from the CSPRNG) on first
     /// use.
+    /// The keys of the service secret stored in `store` (the benchmark
+    /// uses this to make codes the way the server does).
     pub async fn load(store: &dyn Store) -> Result<Self, StoreError> {
         let mut candidate = [0u8; 32];
         aws_lc_rs::rand::fill(&mut candidate).expect("the OS random source is available");
@@ -28,8 +33,11 @@ impl ServiceKeys {
         let root = hmac::Key::new(hmac::HMAC_SHA256, secret);
         let sub =
             |label: &[u8]| hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(&root, label).as_ref());
+        let ids = hmac::sign(&root, b"payfac credential ids v1");
+        let ids: [u8; 16] = ids.as_ref()[..16].try_into().expect("32 bytes");
         Self {
             consent: sub(b"payfac consent csrf v1"),
+            ids: IdPermutation::new(&ids),
         }
     }
 

@@ -128,7 +128,7 @@ async fn handle(
         SyncOutcome::NonceReused => Err(reject(SignatureFailure::NonceReused)),
         SyncOutcome::Issued { user_id, code_id } => {
             metrics::counter!("payfac_codes_issued_total").increment(1);
-            let code = AuthorizationCode::assemble(code_id, secret);
+            let code = AuthorizationCode::assemble(code_id, secret, &state.keys.ids);
             Ok(success(Issued {
                 user_id: user_id.to_string(),
                 authorization_code: code.expose(),

@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use payfac_domain::SessionToken;
 use payfac_store::{SessionKey, unix_now};
 
-use super::session::{CurrentBuyer, presented_token, session_cookie};
+use super::session::{CurrentBuyer, presented_session, session_cookie};
 use super::sign_in::safe_location;
 use super::views::{self, BuyerView};
 use crate::AppState;
@@ -60,8 +60,12 @@ fn clearing_pending_cookie(insecure: bool) -> HeaderValue {
     .expect("ASCII")
 }
 
-/// The pending cookie's raw value, if it has the shape of a token.
-fn pending_value(headers: &HeaderMap) -> Option<(String, SessionToken)> {
+/// The pending cookie's raw value, token and session key, if it has the
+/// shape of a token.
+fn pending_value(
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Option<(String, SessionToken, SessionKey)> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -69,7 +73,11 @@ fn pending_value(headers: &HeaderMap) -> Option<(String, SessionToken)> {
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == PENDING_COOKIE)
-        .and_then(|(_, value)| Some((value.to_owned(), SessionToken::parse(value).ok()?)))
+        .and_then(|(_, value)| {
+            let token = SessionToken::parse(value).ok()?;
+            let key = SessionKey::of(&token, &state.keys.ids)?;
+            Some((value.to_owned(), token, key))
+        })
 }
 
 /// `next` as a path on this site.
@@ -93,14 +101,10 @@ pub async fn page(
 ) -> Response {
     let next = next_location(query.next.as_deref());
     let now = unix_now();
-    let pending = match pending_value(&headers) {
-        Some((value, token)) => match state
+    let pending = match pending_value(&headers, &state) {
+        Some((value, _, key)) => match state
             .store
-            .session_buyer(
-                SessionKey::from(&token),
-                now,
-                state.config.session_idle_secs,
-            )
+            .session_buyer(key, now, state.config.session_idle_secs)
             .await
         {
             Ok(Some(buyer)) => Some((value, buyer)),
@@ -146,7 +150,7 @@ pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Byt
         }
     }
     let insecure = state.config.insecure_cookies;
-    let Some((value, pending)) = pending_value(&headers) else {
+    let Some((value, pending, pending_key)) = pending_value(&headers, &state) else {
         return refused("This choice has expired. Please go back to your merchant's site.");
     };
     if cross_site(&headers)
@@ -157,12 +161,11 @@ pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Byt
         return refused("This form could not be accepted. Please go back to your merchant's site.");
     }
     let location = next_location(next.as_deref());
-    let pending_key = SessionKey::from(&pending);
     let mut response = match choice.as_deref() {
         Some("continue") => {
             let now = unix_now();
             let max = state.config.session_max_secs;
-            let replaces = presented_token(&headers).as_ref().map(SessionKey::from);
+            let replaces = presented_session(&headers, &state);
             match state
                 .store
                 .confirm_session(pending_key, now, now + max, replaces)

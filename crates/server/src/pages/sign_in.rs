@@ -16,7 +16,7 @@ use payfac_domain::{AuthorizationCode, Buyer, SessionToken};
 use payfac_store::{NewSession, RedeemOutcome, Redemption, SessionKey, unix_now};
 
 use super::consent;
-use super::session::{presented_token, session_cookie};
+use super::session::{presented_session, session_cookie};
 use crate::AppState;
 
 const CODE_PARAMETER: &str = "authorizationCode";
@@ -108,6 +108,10 @@ pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> 
         metrics::counter!("payfac_codes_rejected_total", "reason" => "malformed").increment(1);
         return SignIn::Refused;
     };
+    let Some(code_id) = code.id(&state.keys.ids) else {
+        metrics::counter!("payfac_codes_rejected_total", "reason" => "unknown").increment(1);
+        return SignIn::Refused;
+    };
     let Ok(_permit) = state.sign_in_permits.try_acquire() else {
         // Too many sign-ins wait on storage already (a flood of guesses):
         // answered at once, the code unspent.
@@ -116,7 +120,7 @@ pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> 
     };
     let now = unix_now();
     let config = &state.config;
-    let presented = presented_token(headers).as_ref().map(SessionKey::from);
+    let presented = presented_session(headers, state);
     // Only a browser that presents a session cookie costs this lookup.
     let current: Option<Buyer> = match presented {
         Some(key) => match state
@@ -141,7 +145,7 @@ pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> 
     let outcome = state
         .store
         .redeem_code(Redemption {
-            code_id: code.id(),
+            code_id,
             code_hash: code.secret_hash(),
             now,
             session: NewSession {
@@ -168,7 +172,11 @@ pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> 
         }
     };
     metrics::counter!("payfac_codes_redeemed_total").increment(1);
-    let token = SessionToken::assemble(session, secret);
+    let token = SessionToken::assemble(session, secret, &state.keys.ids);
+    let Some(key) = SessionKey::of(&token, &state.keys.ids) else {
+        tracing::error!("a new session's id has no public form");
+        return SignIn::Unavailable;
+    };
     match current {
         Some(current) if current.user_id != buyer.user_id => {
             metrics::counter!("payfac_sign_ins_pending_consent_total").increment(1);
@@ -183,12 +191,7 @@ pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> 
             // The same buyer again: the new session replaces the old one.
             let confirmed = state
                 .store
-                .confirm_session(
-                    SessionKey::from(&token),
-                    now,
-                    now + config.session_max_secs,
-                    presented,
-                )
+                .confirm_session(key, now, now + config.session_max_secs, presented)
                 .await;
             match confirmed {
                 Ok(true) => {
