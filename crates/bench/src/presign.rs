@@ -169,6 +169,12 @@ pub async fn issue_codes(
         anyhow::ensure!(probe > 0, "redemption needs stored buyers (--buyers > 0)");
         probe
     };
+    // Codes as the server makes them: ids permuted with the database's key.
+    let keys = std::sync::Arc::new(
+        payfac_server::keys::ServiceKeys::load(setup.store.as_ref())
+            .await
+            .context("reading the service secret")?,
+    );
     let mut codes = Vec::with_capacity(count);
     let mut tasks = tokio::task::JoinSet::new();
     let mut serial = 0usize;
@@ -178,6 +184,7 @@ pub async fn issue_codes(
                 stored_buyer(mix(serial as u64 ^ 0x5EED) % stored, merchants);
             serial += 1;
             let store = setup.store.clone();
+            let keys = keys.clone();
             let merchant = setup.merchants[merchant].clone();
             tasks.spawn(async move {
                 let now = unix_now();
@@ -201,7 +208,7 @@ pub async fn issue_codes(
                 };
                 match store.sync_user(request).await? {
                     SyncOutcome::Issued { code_id, .. } => {
-                        Ok(AuthorizationCode::assemble(code_id, secret).expose())
+                        Ok(AuthorizationCode::assemble(code_id, secret, &keys.ids).expose())
                     }
                     SyncOutcome::NonceReused => anyhow::bail!("a fresh nonce was refused"),
                 }

@@ -89,6 +89,8 @@ pub fn start(
     let steady = args.steady.is_some();
     let config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        // The benchmark's one client is all of its load: no abuse limits.
+        rate_limits: payfac_server::ratelimit::RateLimits::off(),
         timestamp_window_secs: if steady {
             args.steady_window_secs
         } else {

@@ -63,6 +63,10 @@ impl Service {
                 .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
                 .args(["--database-url", database_url])
                 .args(["--sandbox", "--insecure-cookies"])
+                // Every acknowledged request is replayed from one address
+                // to prove it is refused: the abuse limits would answer 429
+                // first. The limits are tested on their own.
+                .args(["--rate-limits", "off"])
                 .args(extra)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

@@ -12,7 +12,7 @@ mod session;
 
 pub use buyer::{Buyer, BuyerProfile, Email, MerchantUserNo, PersonName, UserId};
 pub use code::{AuthorizationCode, CodeId};
-pub use keyed::{Credential, CredentialId};
+pub use keyed::{Credential, CredentialId, IdPermutation};
 pub use merchant::{MerchantId, MerchantStatus};
 pub use request::{Nonce, Timestamp};
 pub use secret::{SecretHash, random_alphanumeric};

@@ -70,6 +70,9 @@ pub struct Config {
     /// After SIGTERM or Ctrl-C, how long requests in flight may take to
     /// finish before the process stops anyway (docs/RELIABILITY.md).
     pub shutdown_grace: Duration,
+    /// Abuse limits per client and per merchant (`ratelimit.rs`); on by
+    /// default, `RateLimits::off()` for benchmarks.
+    pub rate_limits: crate::ratelimit::RateLimits,
 }
 
 impl Default for Config {
@@ -101,6 +104,7 @@ impl Default for Config {
             identity_key_lead: Duration::from_secs(60),
             identity_key_refresh: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
+            rate_limits: crate::ratelimit::RateLimits::default(),
         }
     }
 }

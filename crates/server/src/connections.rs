@@ -122,8 +122,8 @@ pub async fn serve(
         let service = TowerToHyperService::new(Counted {
             inner: router.clone(),
             tracked: tracked.clone(),
-            epoch,
             peer,
+            epoch,
         });
         let (builder, registry, mut stopped) = (builder.clone(), registry.clone(), stopped.clone());
         tokio::spawn(async move {

@@ -102,6 +102,9 @@ pub enum ApiError {
     },
     #[error("overloaded")]
     Overloaded,
+    /// Over a rate limit (`ratelimit.rs`): 429, wait this many seconds.
+    #[error("rate limited")]
+    RateLimited(u64),
     #[error("internal failure: {0}")]
     Internal(String),
 }
@@ -169,6 +172,19 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            }
+            Self::RateLimited(retry_after) => {
+                let mut response = respond(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    code::SERVER,
+                    format!("Server error. Rate limit exceeded; retry after {retry_after} s."),
+                    NO_DATA,
+                    None,
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
                 response
             }
             Self::Internal(detail) => {

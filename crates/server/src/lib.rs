@@ -13,12 +13,14 @@ mod connections;
 pub mod envelope;
 pub mod gateway;
 pub mod identity;
+pub mod keys;
 pub mod merchants;
 pub mod observability;
 mod ops;
 pub mod pages;
 mod playground;
 mod purge;
+pub mod ratelimit;
 pub mod startup;
 mod state;
 

@@ -41,6 +41,10 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             pages::redeem_code_in_query,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ratelimit::guard,
+        ))
         .layer(axum::middleware::from_fn(track_requests))
         .with_state(state)
 }
@@ -130,7 +134,14 @@ impl Application {
             max_connections: config.max_connections,
         };
         let shutdown_grace = config.shutdown_grace;
+        let keys = Arc::new(crate::keys::ServiceKeys::load(store.as_ref()).await?);
+        let limiter = crate::ratelimit::Limiter::new(&config.rate_limits);
+        if let Some(limiter) = &limiter {
+            limiter.spawn_sweeper();
+        }
         let state = AppState {
+            keys,
+            limiter,
             storage_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_writes)),
             sign_in_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_sign_ins)),
             config: Arc::new(config),

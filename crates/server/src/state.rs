@@ -21,4 +21,8 @@ pub struct AppState {
     pub identity: crate::identity::Handoff,
     /// Gateway mode's upstream; `None` serves the demo storefront.
     pub upstream: Option<crate::gateway::Upstream>,
+    /// The abuse limits; `None` when they are off.
+    pub limiter: Option<Arc<crate::ratelimit::Limiter>>,
+    /// Secrets derived from the key in storage (shared by instances).
+    pub keys: Arc<crate::keys::ServiceKeys>,
 }

@@ -46,6 +46,23 @@ pub trait Store: OperatorStore + Send + Sync + 'static {
 
     async fn end_session(&self, session: SessionKey) -> Result<(), StoreError>;
 
+    /// Makes a live session that waits for the buyer's consent (created by
+    /// `redeem_code` with a short `expires_at`) a full one ending at
+    /// `expires_at`, and ends `replaces`, in one transaction. `false` when
+    /// the pending session is over or unknown (then nothing changes).
+    async fn confirm_session(
+        &self,
+        pending: SessionKey,
+        now: i64,
+        expires_at: i64,
+        replaces: Option<SessionKey>,
+    ) -> Result<bool, StoreError>;
+
+    /// The service secret stored under `name`, shared by every instance on
+    /// the database; the first caller's `candidate` (from the CSPRNG)
+    /// becomes it.
+    async fn server_secret(&self, name: &str, candidate: [u8; 32]) -> Result<Vec<u8>, StoreError>;
+
     /// Deletes expired nonces, codes and sessions, at most `batch` rows of
     /// each per call.
     async fn purge_expired(&self, now: i64, batch: i64) -> Result<PurgeCounts, StoreError>;

@@ -1,8 +1,8 @@
 //! Values passed to and returned by the store.
 
 use payfac_domain::{
-    Buyer, BuyerProfile, CodeId, MerchantId, MerchantStatus, Nonce, SecretHash, SessionId,
-    SessionToken,
+    Buyer, BuyerProfile, CodeId, IdPermutation, MerchantId, MerchantStatus, Nonce, SecretHash,
+    SessionId, SessionToken,
 };
 
 /// One verified merchant request, ready to persist.
@@ -48,12 +48,13 @@ pub struct SessionKey {
     pub secret_hash: SecretHash,
 }
 
-impl From<&SessionToken> for SessionKey {
-    fn from(token: &SessionToken) -> Self {
-        Self {
-            id: token.id(),
+impl SessionKey {
+    /// The key of a presented token; `None` when its id names no row.
+    pub fn of(token: &SessionToken, ids: &IdPermutation) -> Option<Self> {
+        Some(Self {
+            id: token.id(ids)?,
             secret_hash: token.secret_hash(),
-        }
+        })
     }
 }
 

@@ -71,6 +71,15 @@ pub struct Args {
     /// finish before the process stops anyway.
     #[arg(long, env = "PAYFAC_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     shutdown_grace_secs: u64,
+    /// Abuse limits: `on` (failed merchant calls and refused codes: 100/s,
+    /// burst 300 per client; successful merchant calls: 5000/s, burst
+    /// 50000 per merchant), `off`, or `FAILURES/s:BURST,CALLS/s:BURST`.
+    #[arg(long, env = "PAYFAC_RATE_LIMITS", default_value = "on")]
+    rate_limits: String,
+    /// Peers (ADDR or ADDR/PREFIX, comma-separated) whose X-Forwarded-For
+    /// names the client for the rate limits.
+    #[arg(long, env = "PAYFAC_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<String>,
     /// Log one JSON object per line instead of text.
     #[arg(long, env = "PAYFAC_LOG_JSON")]
     log_json: bool,
@@ -159,6 +168,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     ] {
         anyhow::ensure!(value > 0, "{name} must be positive");
     }
+    let mut rate_limits = payfac_server::ratelimit::RateLimits::parse(&args.rate_limits)
+        .map_err(anyhow::Error::msg)?;
+    for proxy in &args.trusted_proxies {
+        rate_limits.trusted_proxies.push(
+            payfac_server::ratelimit::IpNet::parse(proxy)
+                .map_err(|error| anyhow::anyhow!("--trusted-proxies: {error}"))?,
+        );
+    }
     let store = payfac_store::open(&args.database.database_url).await?;
     let demo_key = if args.demo {
         Some(ensure_demo_merchant(store.as_ref()).await?)
@@ -185,6 +202,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         identity_audience: gateway.identity_audience.clone(),
         identity_issuer: gateway.identity_issuer.clone(),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+        rate_limits,
         ..Config::default()
     };
     let application = Application::build(config, store).await?;

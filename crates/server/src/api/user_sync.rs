@@ -39,6 +39,7 @@ use crate::observability::MerchantLabel;
         (status = 405, description = "10001 URL parsing error (use POST)", body = crate::api::openapi::ErrorEnvelope),
         (status = 413, description = "10002 body over 64 KiB", body = crate::api::openapi::ErrorEnvelope),
         (status = 414, description = "10002 query string over 4096 bytes or 64 parameters", body = crate::api::openapi::ErrorEnvelope),
+        (status = 429, description = "10004 rate limited; see Retry-After", body = crate::api::openapi::ErrorEnvelope),
         (status = 500, description = "10004 Server error; nothing was persisted", body = crate::api::openapi::ErrorEnvelope),
         (status = 503, description = "10004 overloaded; see Retry-After", body = crate::api::openapi::ErrorEnvelope),
     )
@@ -102,6 +103,7 @@ async fn handle(
 
     check_content_type(&parts.headers)?;
     let profile = parse_profile(&body)?;
+    crate::ratelimit::admit_merchant_call(state, merchant_id)?;
 
     let _permit = state
         .storage_permits
@@ -126,7 +128,7 @@ async fn handle(
         SyncOutcome::NonceReused => Err(reject(SignatureFailure::NonceReused)),
         SyncOutcome::Issued { user_id, code_id } => {
             metrics::counter!("payfac_codes_issued_total").increment(1);
-            let code = AuthorizationCode::assemble(code_id, secret);
+            let code = AuthorizationCode::assemble(code_id, secret, &state.keys.ids);
             Ok(success(Issued {
                 user_id: user_id.to_string(),
                 authorization_code: code.expose(),

@@ -26,7 +26,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use payfac_store::unix_now;
 
-use crate::pages::{CurrentBuyer, presented_token};
+use crate::pages::{CurrentBuyer, presented_session};
 use crate::{AppState, Config, api, pages};
 
 /// The upstream and the pooled HTTP/1.1 client that reaches it.
@@ -126,7 +126,7 @@ async fn forward(State(state): State<AppState>, request: Request) -> Response {
         .map(str::to_owned)
         .or_else(|| parts.uri.authority().map(|a| a.to_string()));
     let headers = &mut parts.headers;
-    let session = presented_token(headers);
+    let session = presented_session(headers, &state);
     hygiene::remove_hop_by_hop(headers);
     hygiene::remove_session_cookie(headers);
     headers.remove(header::HOST);
@@ -141,7 +141,7 @@ async fn forward(State(state): State<AppState>, request: Request) -> Response {
         .identity
         .apply_session(
             headers,
-            session.as_ref(),
+            session,
             state.store.as_ref(),
             state.config.session_idle_secs,
             unix_now(),

@@ -20,7 +20,7 @@ mod token;
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
-use payfac_domain::{Buyer, SessionToken};
+use payfac_domain::Buyer;
 use payfac_store::{SessionKey, Store};
 
 pub use cache::HandoffCache;
@@ -50,22 +50,21 @@ pub struct Handoff {
 
 impl Handoff {
     /// Removes every `X-Payfac-*` header the client sent and adds the
-    /// identity headers of the session `token` names, when it is live.
+    /// identity headers of the session `key` names, when it is live.
     /// Storage is asked at most once a second per session (see `cache`);
     /// a storage failure counts as signed out, as on the pages.
     pub async fn apply_session(
         &self,
         headers: &mut HeaderMap,
-        token: Option<&SessionToken>,
+        key: Option<SessionKey>,
         store: &dyn Store,
         idle_secs: i64,
         now: i64,
     ) {
         strip_client_identity(headers);
-        let Some(token) = token else {
+        let Some(key) = key else {
             return;
         };
-        let key = SessionKey::from(token);
         let entry = match self.cache.fresh(key.id.0, &key.secret_hash, now) {
             Some(entry) => entry,
             None => {

@@ -1,6 +1,7 @@
 //! The buyer-facing platform pages, and single sign-on by authorization
 //! code on any of them.
 
+mod consent;
 mod session;
 mod sign_in;
 mod views;
@@ -14,8 +15,11 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 
-pub use session::{CurrentBuyer, SESSION_COOKIE, presented_token};
-pub use sign_in::{redeem_code_in_query, safe_location};
+pub use consent::PENDING_COOKIE;
+pub use session::{CurrentBuyer, SESSION_COOKIE, presented_session};
+pub use sign_in::{
+    SignIn, has_code, redeem_code_in_query, safe_location, sign_in, sign_in_response,
+};
 pub use views::not_found;
 
 /// The buyer routes payfac answers in every mode, under its own prefix so
@@ -24,6 +28,13 @@ pub fn buyer_routes() -> Router<AppState> {
     Router::new()
         .route("/_payfac/me", get(views::me))
         .route("/_payfac/logout", post(session::logout))
+        .route(
+            "/_payfac/sign-in/confirm",
+            get(consent::page).post(consent::decide),
+        )
+        // The stylesheet of payfac's own pages (the consent page included,
+        // which gateway mode serves too).
+        .route("/_payfac/assets/site.css", get(views::site_css))
 }
 
 /// The built-in demo storefront, served when there is no upstream: `/`,

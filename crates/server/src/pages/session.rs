@@ -24,6 +24,11 @@ pub fn presented_token(headers: &HeaderMap) -> Option<SessionToken> {
         .and_then(|(_, value)| SessionToken::parse(value).ok())
 }
 
+/// The session key of the token the browser presented, if any.
+pub fn presented_session(headers: &HeaderMap, state: &AppState) -> Option<SessionKey> {
+    presented_token(headers).and_then(|token| SessionKey::of(&token, &state.keys.ids))
+}
+
 /// `Set-Cookie` for a new session: `HttpOnly`, `SameSite=Lax`, `Path=/`,
 /// and `Secure` unless the service runs for plain-HTTP development.
 pub fn session_cookie(token: &SessionToken, max_age: i64, insecure: bool) -> HeaderValue {
@@ -54,15 +59,11 @@ impl FromRequestParts<AppState> for CurrentBuyer {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(token) = presented_token(&parts.headers) else {
+        let Some(key) = presented_session(&parts.headers, state) else {
             return Ok(Self(None));
         };
         let idle = state.config.session_idle_secs;
-        match state
-            .store
-            .session_buyer(SessionKey::from(&token), unix_now(), idle)
-            .await
-        {
+        match state.store.session_buyer(key, unix_now(), idle).await {
             Ok(buyer) => Ok(Self(buyer)),
             Err(error) => {
                 tracing::error!(%error, "session lookup failed");
@@ -74,15 +75,13 @@ impl FromRequestParts<AppState> for CurrentBuyer {
 
 /// `POST /logout`: ends the session on the server and clears the cookie.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(token) = &presented_token(&headers) {
+    if let Some(key) = presented_session(&headers, &state) {
         // This instance stops handing the session to the storefront at once.
-        state.identity.cache.forget(token.id().0);
-    }
-    if let Some(token) = presented_token(&headers)
-        && let Err(error) = state.store.end_session(SessionKey::from(&token)).await
-    {
-        tracing::error!(%error, "ending a session failed");
-        return (StatusCode::SERVICE_UNAVAILABLE, "Please try again.").into_response();
+        state.identity.cache.forget(key.id.0);
+        if let Err(error) = state.store.end_session(key).await {
+            tracing::error!(%error, "ending a session failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "Please try again.").into_response();
+        }
     }
     let mut response = Redirect::to("/").into_response();
     response.headers_mut().insert(

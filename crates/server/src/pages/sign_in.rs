@@ -2,16 +2,21 @@
 //!
 //! The code is consumed atomically by storage; whatever the outcome, the
 //! browser is redirected to the same path and query without the code, so
-//! the code leaves the address bar, the history and any `Referer`.
+//! the code leaves the address bar, the history and any `Referer`. A
+//! browser signed in as another buyer is asked first (`consent.rs`).
+//!
+//! [`sign_in`] is the decision, [`sign_in_response`] its answer; both are
+//! public so a proxy in front of other paths can redeem codes the same way.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use payfac_domain::{AuthorizationCode, SessionToken};
+use payfac_domain::{AuthorizationCode, Buyer, SessionToken};
 use payfac_store::{NewSession, RedeemOutcome, Redemption, SessionKey, unix_now};
 
-use super::session::{presented_token, session_cookie};
+use super::consent;
+use super::session::{presented_session, session_cookie};
 use crate::AppState;
 
 const CODE_PARAMETER: &str = "authorizationCode";
@@ -31,22 +36,57 @@ pub async fn redeem_code_in_query(
         return next.run(request).await;
     };
     let location = safe_location(request.uri().path(), &query_without_code(query));
-    let mut response = redirect(&location);
-    match sign_in(&state, &code_text, request.headers()).await {
-        Ok(Some(cookie)) => {
+    let outcome = sign_in(&state, &code_text, request.headers()).await;
+    sign_in_response(outcome, &location)
+}
+
+/// What presenting a code did.
+#[derive(Debug)]
+pub enum SignIn {
+    /// A buyer is signed in: set this session cookie.
+    SignedIn(HeaderValue),
+    /// The code was good but for another buyer than the browser's live
+    /// session: the code is spent and the choice waits for the buyer's
+    /// consent. Set this (pending) cookie and show the confirmation page.
+    NeedsConsent(HeaderValue),
+    /// The code signed nobody in (malformed, unknown, used or expired);
+    /// an existing session is left as it was.
+    Refused,
+    /// Storage could not be asked; the code is unspent.
+    Unavailable,
+}
+
+/// The answer to a sign-in: `303` to `location` (a path from
+/// [`safe_location`]) with the cookie, or to the confirmation page, or
+/// `503`; never cached, never a `Referer`. A refused code's answer carries
+/// `ratelimit::CodeRefused`.
+pub fn sign_in_response(outcome: SignIn, location: &str) -> Response {
+    let mut response = match outcome {
+        SignIn::SignedIn(cookie) => {
+            let mut response = redirect(location);
             response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
         }
-        Ok(None) => {}
-        Err(()) => {
-            // The code was not consumed: the same link works once storage is back.
-            response = (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, "1")],
-                "Sign-in is briefly unavailable. Please reload this page.",
-            )
-                .into_response();
+        SignIn::NeedsConsent(cookie) => {
+            let mut response = redirect(&consent::page_location(location));
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
         }
-    }
+        SignIn::Refused => {
+            let mut response = redirect(location);
+            response
+                .extensions_mut()
+                .insert(crate::ratelimit::CodeRefused);
+            response
+        }
+        // The code was not consumed: the same link works once storage is back.
+        SignIn::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "Sign-in is briefly unavailable. Please reload this page.",
+        )
+            .into_response(),
+    };
     let headers = response.headers_mut();
     headers.insert(
         header::REFERRER_POLICY,
@@ -56,58 +96,126 @@ pub async fn redeem_code_in_query(
     response
 }
 
-/// Redeems the code; `Some(cookie)` when it signed a buyer in.
-async fn sign_in(
-    state: &AppState,
-    code_text: &str,
-    headers: &axum::http::HeaderMap,
-) -> Result<Option<HeaderValue>, ()> {
+/// Redeems the code a browser presented (`headers`: its request headers,
+/// for the session cookie).
+///
+/// Without a live session, or with one of the code's own buyer, the buyer
+/// is signed in and the browser's old session ends. With a live session of
+/// another buyer the code is redeemed into a session that lasts only the
+/// code's TTL and is not yet the browser's: `NeedsConsent`.
+pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> SignIn {
     let Ok(code) = AuthorizationCode::parse(code_text) else {
         metrics::counter!("payfac_codes_rejected_total", "reason" => "malformed").increment(1);
-        return Ok(None);
+        return SignIn::Refused;
+    };
+    let Some(code_id) = code.id(&state.keys.ids) else {
+        metrics::counter!("payfac_codes_rejected_total", "reason" => "unknown").increment(1);
+        return SignIn::Refused;
     };
     let Ok(_permit) = state.sign_in_permits.try_acquire() else {
         // Too many sign-ins wait on storage already (a flood of guesses):
         // answered at once, the code unspent.
         metrics::counter!("payfac_sign_ins_shed_total").increment(1);
-        return Err(());
+        return SignIn::Unavailable;
     };
     let now = unix_now();
+    let config = &state.config;
+    let presented = presented_session(headers, state);
+    // Only a browser that presents a session cookie costs this lookup.
+    let current: Option<Buyer> = match presented {
+        Some(key) => match state
+            .store
+            .session_buyer(key, now, config.session_idle_secs)
+            .await
+        {
+            Ok(buyer) => buyer,
+            Err(error) => {
+                tracing::error!(%error, "session lookup failed");
+                return SignIn::Unavailable;
+            }
+        },
+        None => None,
+    };
     let (secret, secret_hash) = SessionToken::new_secret();
-    let max_age = state.config.session_max_secs;
+    let expires_at = if current.is_some() {
+        now + config.code_ttl_secs
+    } else {
+        now + config.session_max_secs
+    };
     let outcome = state
         .store
         .redeem_code(Redemption {
-            code_id: code.id(),
+            code_id,
             code_hash: code.secret_hash(),
             now,
             session: NewSession {
                 secret_hash,
-                expires_at: now + max_age,
+                expires_at,
             },
-            replaces: presented_token(headers).as_ref().map(SessionKey::from),
+            // With a live session the old one ends only once the buyer
+            // is known to be the same, or has agreed.
+            replaces: if current.is_some() { None } else { presented },
         })
         .await;
-    match outcome {
-        Ok(RedeemOutcome::SignedIn { buyer, session }) => {
-            metrics::counter!("payfac_codes_redeemed_total").increment(1);
-            tracing::info!(user_id = buyer.user_id, merchant = %buyer.merchant, "buyer signed in");
-            Ok(Some(session_cookie(
-                &SessionToken::assemble(session, secret),
-                max_age,
-                state.config.insecure_cookies,
-            )))
-        }
+    let (buyer, session) = match outcome {
+        Ok(RedeemOutcome::SignedIn { buyer, session }) => (buyer, session),
         Ok(RedeemOutcome::Rejected(reason)) => {
             metrics::counter!("payfac_codes_rejected_total", "reason" => reason.as_str())
                 .increment(1);
             // The code's id is part of the code: it is not logged either.
             tracing::info!(reason = reason.as_str(), "code rejected");
-            Ok(None)
+            return SignIn::Refused;
         }
         Err(error) => {
             tracing::error!(%error, "code redemption failed");
-            Err(())
+            return SignIn::Unavailable;
+        }
+    };
+    metrics::counter!("payfac_codes_redeemed_total").increment(1);
+    let token = SessionToken::assemble(session, secret, &state.keys.ids);
+    let Some(key) = SessionKey::of(&token, &state.keys.ids) else {
+        tracing::error!("a new session's id has no public form");
+        return SignIn::Unavailable;
+    };
+    match current {
+        Some(current) if current.user_id != buyer.user_id => {
+            metrics::counter!("payfac_sign_ins_pending_consent_total").increment(1);
+            tracing::info!(user_id = buyer.user_id, merchant = %buyer.merchant, "sign-in waits for the buyer's consent");
+            SignIn::NeedsConsent(consent::pending_cookie(
+                &token,
+                config.code_ttl_secs,
+                config.insecure_cookies,
+            ))
+        }
+        Some(_) => {
+            // The same buyer again: the new session replaces the old one.
+            let confirmed = state
+                .store
+                .confirm_session(key, now, now + config.session_max_secs, presented)
+                .await;
+            match confirmed {
+                Ok(true) => {
+                    tracing::info!(user_id = buyer.user_id, merchant = %buyer.merchant, "buyer signed in");
+                    SignIn::SignedIn(session_cookie(
+                        &token,
+                        config.session_max_secs,
+                        config.insecure_cookies,
+                    ))
+                }
+                Ok(false) => SignIn::Refused,
+                Err(error) => {
+                    tracing::error!(%error, "confirming a session failed");
+                    SignIn::Unavailable
+                }
+            }
+        }
+        None => {
+            tracing::info!(user_id = buyer.user_id, merchant = %buyer.merchant, "buyer signed in");
+            SignIn::SignedIn(session_cookie(
+                &token,
+                config.session_max_secs,
+                config.insecure_cookies,
+            ))
         }
     }
 }
@@ -126,6 +234,11 @@ fn is_code_parameter(part: &str) -> bool {
     form_urlencoded::parse(key.as_bytes())
         .next()
         .is_some_and(|(name, _)| name == CODE_PARAMETER)
+}
+
+/// Whether a query carries an `authorizationCode` (a sign-in).
+pub fn has_code(query: &str) -> bool {
+    code_in(query).is_some()
 }
 
 /// The first `authorizationCode` value of the query.

@@ -22,7 +22,7 @@ pub struct BuyerView {
 }
 
 impl BuyerView {
-    fn from(buyer: Buyer) -> Self {
+    pub fn from(buyer: Buyer) -> Self {
         Self {
             user_id: buyer.user_id.to_string(),
             merchant: buyer.merchant,
@@ -106,6 +106,22 @@ struct AccountPage {
 struct NotFoundPage {
     platform_name: String,
     buyer: Option<BuyerView>,
+}
+
+/// The consent page (`consent.rs`): `buyer` is the browser's session,
+/// `pending` the buyer the link signs in (`None`: expired or answered).
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub platform_name: String,
+    pub buyer: Option<BuyerView>,
+    pub pending: Option<BuyerView>,
+    pub csrf: String,
+    pub next: String,
+}
+
+pub fn render_confirm(page: &ConfirmPage) -> Response {
+    render(StatusCode::OK, page)
 }
 
 /// Renders a page (`super::harden` adds the hardening headers); pages show

@@ -315,6 +315,14 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// The permutation of credential ids this app's database keeps.
+    pub async fn ids(&self) -> payfac_domain::IdPermutation {
+        payfac_server::keys::ServiceKeys::load(self.store.as_ref())
+            .await
+            .unwrap()
+            .ids
+    }
+
     pub async fn metrics(&self) -> String {
         self.http
             .get(format!("{}/metrics", self.address))

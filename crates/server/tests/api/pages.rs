@@ -3,14 +3,17 @@
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// Every kind of HTML page: the buyer pages, the 404 page and the
-/// playground (served here because the apps below are sandboxes).
-const PAGES: [&str; 6] = [
+/// playground (served here because the apps below are sandboxes), and the
+/// consent page (here without a pending choice; `consent.rs` checks it
+/// with one).
+const PAGES: [&str; 7] = [
     "/",
     "/items/1",
     "/orders",
     "/account",
     "/no/such/page",
     "/playground",
+    "/_payfac/sign-in/confirm?next=%2Faccount",
 ];
 
 /// Asserts the hardening headers on every page, and HSTS exactly when

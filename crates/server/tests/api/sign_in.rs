@@ -181,16 +181,17 @@ async fn an_unusable_code_leaves_the_existing_session_as_it_was() {
 }
 
 #[tokio::test]
-async fn a_valid_code_replaces_the_browser_session_and_ends_the_old_one() {
+async fn a_code_of_the_same_buyer_replaces_the_browser_session_and_ends_the_old_one() {
+    // Another buyer's code needs the buyer's consent first (consent.rs).
     let app = spawn_app().await;
     let old = sign_in(&app, "U1").await;
-    let code = app.code_for("U2").await;
+    let code = app.code_for("U1").await;
     let response = app
         .get(&format!("/?authorizationCode={code}"), Some(&old))
         .await;
     let new = session_set_by(&response).unwrap();
     assert_ne!(new, old);
-    assert_eq!(me(&app, &new).await.1["merchantUserNo"], "U2");
+    assert_eq!(me(&app, &new).await.1["merchantUserNo"], "U1");
     assert_eq!(
         me(&app, &old).await.0,
         401,
@@ -382,4 +383,55 @@ async fn codes_issued_redeemed_and_rejected_are_counted() {
         "{metrics}"
     );
     assert!(has("payfac_codes_expired_total", ""), "{metrics}");
+}
+
+/// Issue #18: the id part of codes and cookies is a keyed permutation of
+/// the row id, so consecutive credentials are not consecutive.
+#[tokio::test]
+async fn credential_ids_reveal_no_order() {
+    let app = spawn_app().await;
+    let mut code_ids = Vec::new();
+    let mut session_ids = Vec::new();
+    for i in 0..6 {
+        let code = app.code_for(&format!("U{i}")).await;
+        code_ids.push(code[..10].to_owned());
+        let response = app.get(&format!("/?authorizationCode={code}"), None).await;
+        session_ids.push(session_set_by(&response).unwrap()[..10].to_owned());
+    }
+    for ids in [&code_ids, &session_ids] {
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_ne!(&sorted, ids, "issued in order: {ids:?}");
+        assert!(ids.iter().all(|id| !id.starts_with("0000")), "{ids:?}");
+    }
+}
+
+/// Codes and cookies of the earlier form (the row id itself, base62) stay
+/// good across the upgrade.
+#[tokio::test]
+async fn credentials_of_the_earlier_form_keep_working() {
+    fn legacy(row: i64, secret: &str) -> String {
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut digits = [b'0'; 10];
+        let mut rest = row as u64;
+        for slot in digits.iter_mut().rev() {
+            *slot = ALPHABET[(rest % 62) as usize];
+            rest /= 62;
+        }
+        String::from_utf8(digits.to_vec()).unwrap() + secret
+    }
+    let app = spawn_app().await;
+    let ids = app.ids().await;
+    // A code re-written in the earlier form still signs in.
+    let first = app.code_for("U2").await;
+    let parsed = payfac_domain::AuthorizationCode::parse(&first).unwrap();
+    let old_form = legacy(parsed.id(&ids).unwrap().0, &first[10..]);
+    assert_ne!(old_form, first);
+    let response = app
+        .get(&format!("/account?authorizationCode={old_form}"), None)
+        .await;
+    let session = session_set_by(&response).expect("the earlier form signs in");
+    let token = payfac_domain::SessionToken::parse(&session).unwrap();
+    let old_cookie = legacy(token.id(&ids).unwrap().0, &session[10..]);
+    assert_eq!(me(&app, &old_cookie).await.1["merchantUserNo"], "U2");
 }

@@ -115,7 +115,7 @@ async fn storage_keeps_only_the_hash_of_the_code_secret() {
     let (stored_hash, ttl): (Vec<u8>, i64) = connection
         .query_row(
             "SELECT secret_hash, expires_at - strftime('%s', 'now') FROM codes WHERE id = ?1",
-            [code.id().0],
+            [code.id(&app.ids().await).unwrap().0],
             |row| Ok((row.get(0)?, row.get(1)?)),
         )
         .unwrap();
@@ -160,7 +160,7 @@ async fn code_ttl_is_configurable() {
     let ttl: i64 = connection
         .query_row(
             "SELECT expires_at - strftime('%s', 'now') FROM codes WHERE id = ?1",
-            [code.id().0],
+            [code.id(&app.ids().await).unwrap().0],
             |row| row.get(0),
         )
         .unwrap();

@@ -15,9 +15,11 @@ use crate::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("migrations/002_session_ids.sql"),
-    include_str!("migrations/003_nonce_retention.sql"),
-    include_str!("migrations/004_admin_api.sql"),
-    include_str!("migrations/005_identity_keys.sql"),
+    include_str!("migrations/003_nonce_log.sql"),
+    include_str!("migrations/004_nonce_retention.sql"),
+    include_str!("migrations/005_admin_api.sql"),
+    include_str!("migrations/006_identity_keys.sql"),
+    include_str!("migrations/007_server_secrets.sql"),
 ];
 
 /// Advisory lock key of the migrator ("payfac" in ASCII). Advisory locks

@@ -84,6 +84,20 @@ impl Store for PostgresStore {
         sessions::end_session(&self.pool, &session).await
     }
 
+    async fn confirm_session(
+        &self,
+        pending: SessionKey,
+        now: i64,
+        expires_at: i64,
+        replaces: Option<SessionKey>,
+    ) -> Result<bool, StoreError> {
+        sessions::confirm_session(&self.pool, &pending, now, expires_at, replaces.as_ref()).await
+    }
+
+    async fn server_secret(&self, name: &str, candidate: [u8; 32]) -> Result<Vec<u8>, StoreError> {
+        sessions::server_secret(&self.pool, name, &candidate).await
+    }
+
     async fn purge_expired(&self, now: i64, batch: i64) -> Result<PurgeCounts, StoreError> {
         sessions::purge_expired(&self.pool, now, batch).await
     }

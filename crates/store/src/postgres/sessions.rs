@@ -63,6 +63,74 @@ pub(super) async fn end_session(pool: &Pool, session: &SessionKey) -> Result<(),
     Ok(())
 }
 
+/// Makes a live pending session a full one and ends the one it replaces,
+/// in one statement; `false` when the pending session is over or unknown.
+const CONFIRM_SESSION: &str = "
+WITH confirmed AS (
+    UPDATE sessions SET expires_at = $3::bigint, last_seen_at = $4::bigint
+    WHERE id = $1::bigint AND secret_hash = $2::bytea AND expires_at > $4::bigint
+    RETURNING id
+), ended AS (
+    DELETE FROM sessions
+    WHERE id = $5::bigint AND secret_hash = $6::bytea AND id <> $1::bigint
+      AND EXISTS (SELECT 1 FROM confirmed)
+)
+SELECT count(*) FROM confirmed";
+
+pub(super) async fn confirm_session(
+    pool: &Pool,
+    pending: &SessionKey,
+    now: i64,
+    expires_at: i64,
+    replaces: Option<&SessionKey>,
+) -> Result<bool, StoreError> {
+    let client = pool.get().await?;
+    let statement = client.prepare_cached(CONFIRM_SESSION).await?;
+    let (old_id, old_hash): (Option<i64>, Option<&[u8]>) = match replaces {
+        Some(old) => (Some(old.id.0), Some(&old.secret_hash.0[..])),
+        None => (None, None),
+    };
+    let row = client
+        .query_one(
+            &statement,
+            &[
+                &pending.id.0,
+                &&pending.secret_hash.0[..],
+                &expires_at,
+                &now,
+                &old_id,
+                &old_hash,
+            ],
+        )
+        .await?;
+    Ok(row.get::<_, i64>(0) == 1)
+}
+
+/// The secret stored under `name`, storing `candidate` first if none is;
+/// of instances starting at once, the first insert wins for all.
+pub(super) async fn server_secret(
+    pool: &Pool,
+    name: &str,
+    candidate: &[u8; 32],
+) -> Result<Vec<u8>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "WITH inserted AS (
+                 INSERT INTO server_secrets (name, secret, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO NOTHING RETURNING secret
+             )
+             SELECT secret FROM inserted
+             UNION ALL SELECT secret FROM server_secrets WHERE name = $1
+             LIMIT 1",
+        )
+        .await?;
+    let row = client
+        .query_one(&statement, &[&name, &&candidate[..], &crate::unix_now()])
+        .await?;
+    Ok(row.get(0))
+}
+
 /// One statement for all three tables. `SKIP LOCKED` lets several
 /// instances purge at once without queueing behind each other or behind
 /// a request holding one of the rows. Nonces go by the earlier of the

@@ -235,6 +235,53 @@ pub(super) fn end_session(connection: &Connection, session: &SessionKey) -> Resu
     Ok(())
 }
 
+/// Makes a live session (pending a buyer's consent) a full one: its end
+/// moves to `expires_at`, and the session it replaces ends. `false` when
+/// the pending session is over or unknown.
+pub(super) fn confirm_session(
+    connection: &Connection,
+    pending: &SessionKey,
+    now: i64,
+    expires_at: i64,
+    replaces: Option<&SessionKey>,
+) -> Result<bool, StoreError> {
+    let changed = connection
+        .prepare_cached(
+            "UPDATE sessions SET expires_at = ?3, last_seen_at = ?4
+             WHERE id = ?1 AND secret_hash = ?2 AND expires_at > ?4",
+        )?
+        .execute(params![
+            pending.id.0,
+            &pending.secret_hash.0[..],
+            expires_at,
+            now
+        ])?;
+    if changed == 1
+        && let Some(old) = replaces
+        && old.id.0 != pending.id.0
+    {
+        end_session(connection, old)?;
+    }
+    Ok(changed == 1)
+}
+
+/// The secret stored under `name`, storing `candidate` first if none is.
+pub(super) fn server_secret(
+    connection: &Connection,
+    name: &str,
+    candidate: &[u8; 32],
+) -> Result<Vec<u8>, StoreError> {
+    connection
+        .prepare_cached(
+            "INSERT INTO server_secrets (name, secret, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO NOTHING",
+        )?
+        .execute(params![name, &candidate[..], crate::unix_now()])?;
+    Ok(connection
+        .prepare_cached("SELECT secret FROM server_secrets WHERE name = ?1")?
+        .query_row(params![name], |row| row.get(0))?)
+}
+
 pub(super) fn purge_expired(
     connection: &Connection,
     live_nonces: &mut LiveNonces,

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_nonce_retention.sql"),
     include_str!("migrations/005_admin_api.sql"),
     include_str!("migrations/006_identity_keys.sql"),
+    include_str!("migrations/007_server_secrets.sql"),
 ];
 
 pub struct SqliteStore {
@@ -228,6 +229,27 @@ impl Store for SqliteStore {
     async fn end_session(&self, session: SessionKey) -> Result<(), StoreError> {
         self.writer
             .write(move |connection| buyers::end_session(connection, &session))
+            .await
+    }
+
+    async fn confirm_session(
+        &self,
+        pending: SessionKey,
+        now: i64,
+        expires_at: i64,
+        replaces: Option<SessionKey>,
+    ) -> Result<bool, StoreError> {
+        self.writer
+            .write(move |connection| {
+                buyers::confirm_session(connection, &pending, now, expires_at, replaces.as_ref())
+            })
+            .await
+    }
+
+    async fn server_secret(&self, name: &str, candidate: [u8; 32]) -> Result<Vec<u8>, StoreError> {
+        let name = name.to_owned();
+        self.writer
+            .write(move |connection| buyers::server_secret(connection, &name, &candidate))
             .await
     }
 

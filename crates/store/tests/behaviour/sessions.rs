@@ -29,6 +29,32 @@ async fn live(t: &TestStore, token: SessionKey, now: i64) -> bool {
 }
 
 backend_tests! {
+    /// A pending session (consent page) becomes a full one and ends the
+    /// session it replaces, once and only while it is live.
+    async fn confirm_session_extends_and_replaces(t: &TestStore) {
+        let old = session(t, "U1").await;
+        let pending = session(t, "U2").await;
+        assert!(t.store.confirm_session(pending, NOW + 10, NOW + 5_000, Some(old)).await.unwrap());
+        assert!(!live(t, old, NOW + 11).await, "the replaced session ended");
+        assert!(live(t, pending, NOW + 11).await);
+        // The new end holds: past the pending end, before the new one.
+        t.store.session_buyer(pending, NOW + 50, IDLE).await.unwrap();
+        assert!(live(t, pending, NOW + 100).await);
+        let late = session(t, "U3").await;
+        assert!(!t.store.confirm_session(late, NOW + 1_000, NOW + 9_000, Some(pending)).await.unwrap());
+        assert!(live(t, pending, NOW + 120).await, "an expired choice ends nothing");
+        let unknown = SessionKey { id: pending.id, secret_hash: SecretHash::of("nope") };
+        assert!(!t.store.confirm_session(unknown, NOW + 10, NOW + 9_000, None).await.unwrap());
+    }
+
+    /// The first stored service secret is every later caller's.
+    async fn server_secret_is_made_once(t: &TestStore) {
+        let first = t.store.server_secret("service", [1; 32]).await.unwrap();
+        assert_eq!(first, vec![1; 32]);
+        assert_eq!(t.store.server_secret("service", [2; 32]).await.unwrap(), vec![1; 32]);
+        assert_eq!(t.store.server_secret("other", [3; 32]).await.unwrap(), vec![3; 32]);
+    }
+
     /// Idle for `IDLE` seconds ends a session.
     async fn idle_session_expires(t: &TestStore) {
         let token = session(t, "U1").await;

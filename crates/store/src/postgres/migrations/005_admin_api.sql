@@ -1,5 +1,5 @@
 -- Version 3: the operator's admin API (issue #17). Mirrors
--- sqlite/migrations/004_admin_api.sql. Every statement is idempotent, so
+-- sqlite/migrations/005_admin_api.sql. Every statement is idempotent, so
 -- this file may be renumbered when another branch's migration lands first.
 
 -- An erased buyer's userId is never issued again: inserting it fails as a
