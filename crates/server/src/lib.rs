@@ -9,6 +9,8 @@
 pub mod api;
 pub mod config;
 pub mod envelope;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod merchants;
 pub mod observability;
 mod ops;

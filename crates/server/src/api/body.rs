@@ -42,7 +42,7 @@ pub(super) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, 
 }
 
 /// `application/json`, parameters allowed; a declared charset must be UTF-8.
-pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let wrong = || ApiError::Body("Content-Type must be application/json.".into());
     let mut values = headers.get_all(header::CONTENT_TYPE).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
@@ -69,7 +69,7 @@ pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// The body as domain types; unknown fields are ignored.
-pub(super) fn parse_profile(body: &[u8]) -> Result<BuyerProfile, ApiError> {
+pub fn parse_profile(body: &[u8]) -> Result<BuyerProfile, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| ApiError::Body("The body is not valid UTF-8 JSON.".into()))?;
     let Value::Object(fields) = value else {

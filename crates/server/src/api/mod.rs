@@ -6,6 +6,8 @@ mod user_sync;
 mod verify;
 
 pub use body::BODY_LIMIT;
+#[doc(hidden)]
+pub use body::{check_content_type, parse_profile};
 pub use user_sync::user_sync;
 pub use verify::SignatureFailure;
 

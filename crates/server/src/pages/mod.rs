@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 
-pub use session::{CurrentBuyer, SESSION_COOKIE};
+pub use session::{CurrentBuyer, SESSION_COOKIE, presented_token};
 pub use sign_in::{redeem_code_in_query, safe_location};
 pub use views::not_found;
 
