@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: every Rust test against SQLite and a real
 # PostgreSQL, the merchant samples against the vectors and a running payfac,
-# and the API Playground in headless Chromium.
+# the API Playground in headless Chromium, and a short run of every fuzz
+# target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,11 @@ fi
 scripts/gen-vectors.py --check
 
 cargo test --workspace --all-targets
+
+# Every fuzz target for a few seconds, so a target that no longer builds,
+# or crashes on its seeds, fails here (installs cargo-fuzz when missing).
+# The long run is `scripts/fuzz.sh 600`; see docs/RELIABILITY.md.
+scripts/fuzz.sh 3
 
 examples/ensure-toolchains.sh
 examples/run.sh vectors

@@ -11,6 +11,8 @@ pub mod api;
 pub mod config;
 mod connections;
 pub mod envelope;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod identity;
 pub mod keys;

@@ -76,7 +76,7 @@ async fn not_found(
 /// and admin listeners when configured.
 pub struct Application {
     listener: TcpListener,
-    router: Router,
+    pub(crate) router: Router,
     metrics_listener: Option<TcpListener>,
     /// The admin API's own listener, when configured.
     admin: Option<(TcpListener, Router)>,

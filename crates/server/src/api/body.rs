@@ -65,7 +65,7 @@ pub(super) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, 
 }
 
 /// `application/json`, parameters allowed; a declared charset must be UTF-8.
-pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let wrong = || ApiError::Body("Content-Type must be application/json.".into());
     let mut values = headers.get_all(header::CONTENT_TYPE).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
@@ -93,7 +93,7 @@ pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// The body as domain types: the wire type first (which field is missing
 /// or of the wrong type), then each value's rules.
-pub(super) fn parse_profile(body: &[u8]) -> Result<BuyerProfile, ApiError> {
+pub fn parse_profile(body: &[u8]) -> Result<BuyerProfile, ApiError> {
     let body = UserSyncBody::from_json(body).map_err(|error| ApiError::Body(error.to_string()))?;
     let invalid = |error: payfac_domain::InvalidInput| ApiError::Body(format!("{error}."));
     let name = |field: &str, value: Option<String>| {

@@ -6,6 +6,8 @@ mod user_sync;
 mod verify;
 
 pub use body::{BODY_LIMIT, QUERY_BYTES_LIMIT, QUERY_PARAMS_LIMIT};
+#[doc(hidden)]
+pub use body::{check_content_type, parse_profile};
 pub use user_sync::user_sync;
 
 use crate::envelope::ApiError;

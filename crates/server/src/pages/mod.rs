@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use crate::AppState;
 
 pub use consent::PENDING_COOKIE;
-pub use session::{CurrentBuyer, SESSION_COOKIE, presented_session};
+pub use session::{CurrentBuyer, SESSION_COOKIE, presented_session, presented_token};
 pub use sign_in::{
     SignIn, has_code, redeem_code_in_query, safe_location, sign_in, sign_in_response,
 };
