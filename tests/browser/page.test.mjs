@@ -111,7 +111,7 @@ describe('API playground page', () => {
     for (const name of PLAYGROUND_MODULES) {
       assert.ok(paths.includes(`/assets/playground/${name}`), `${name} loaded (requests: ${paths})`);
     }
-    assert.equal(await page.locator('script[type="module"][src="/assets/playground/ui.mjs"]').count(), 1);
+    assert.equal(await page.locator('script[type="module"][src="assets/playground/ui.mjs"]').count(), 1);
     assert.equal(await page.locator('script:not([src])').count(), 0, 'no inline script');
     for (const id of ['merchant', 'private-key', 'generate-key', 'public-key', 'body', 'query', 'sign', 'send',
       'signature-string', 'curl', 'response', 'reason', 'signin-link']) {
