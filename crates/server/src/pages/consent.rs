@@ -44,20 +44,11 @@ pub fn page_location(next: &str) -> String {
 
 /// `Set-Cookie` for a pending choice: as long as the code's TTL.
 pub fn pending_cookie(token: &SessionToken, ttl: i64, insecure: bool) -> HeaderValue {
-    let secure = if insecure { "" } else { "; Secure" };
-    HeaderValue::from_str(&format!(
-        "{PENDING_COOKIE}={}; Max-Age={ttl}; Path=/; HttpOnly; SameSite=Lax{secure}",
-        token.expose()
-    ))
-    .expect("token and attributes are ASCII")
+    super::session::cookie(PENDING_COOKIE, &token.expose(), ttl, insecure)
 }
 
 fn clearing_pending_cookie(insecure: bool) -> HeaderValue {
-    let secure = if insecure { "" } else { "; Secure" };
-    HeaderValue::from_str(&format!(
-        "{PENDING_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax{secure}"
-    ))
-    .expect("ASCII")
+    super::session::cookie(PENDING_COOKIE, "", 0, insecure)
 }
 
 /// The pending cookie's raw value, token and session key, if it has the

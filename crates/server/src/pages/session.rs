@@ -32,20 +32,22 @@ pub fn presented_session(headers: &HeaderMap, state: &AppState) -> Option<Sessio
 /// `Set-Cookie` for a new session: `HttpOnly`, `SameSite=Lax`, `Path=/`,
 /// and `Secure` unless the service runs for plain-HTTP development.
 pub fn session_cookie(token: &SessionToken, max_age: i64, insecure: bool) -> HeaderValue {
-    let secure = if insecure { "" } else { "; Secure" };
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}",
-        token.expose()
-    ))
-    .expect("token and attributes are ASCII")
+    cookie(SESSION_COOKIE, &token.expose(), max_age, insecure)
 }
 
 fn clearing_cookie(insecure: bool) -> HeaderValue {
+    cookie(SESSION_COOKIE, "", 0, insecure)
+}
+
+/// `Set-Cookie` of payfac's own cookies: `HttpOnly`, `SameSite=Lax`,
+/// `Path=/`, and `Secure` unless the service runs for plain-HTTP
+/// development. `max_age` 0 clears the cookie.
+pub(super) fn cookie(name: &str, value: &str, max_age: i64, insecure: bool) -> HeaderValue {
     let secure = if insecure { "" } else { "; Secure" };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax{secure}"
+        "{name}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}"
     ))
-    .expect("ASCII")
+    .expect("credentials and attributes are ASCII")
 }
 
 /// The signed-in buyer, or `None`. Storage failures count as signed out
