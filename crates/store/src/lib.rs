@@ -2,6 +2,27 @@
 //! SQLite (embedded default) and PostgreSQL (several instances on one
 //! database). Handlers hold an `Arc<dyn Store>` and never branch on the
 //! backend.
+//!
+//! The backends mirror each other: the same file name per concern
+//! (`admin`, `admin_tokens`, `buyers`, `buyers_admin`, `identity_keys`,
+//! `operator`, `schema.sql`, `migrations/NNN_*.sql` with the same numbers
+//! from 004 on), and files only one backend needs for how it writes:
+//! SQLite's single writer thread (`writer`, `nonces`, `readers`),
+//! PostgreSQL's group commit (`batch`, `sync_batch`, `redeem_batch`,
+//! `sessions`, `connect`, `migrate`). The SQL is written by hand per
+//! dialect: that is what the measurements in docs/PERFORMANCE.md chose.
+//!
+//! **Adding a field** (say, a buyer's phone): a migration with the next
+//! number in *both* `sqlite/migrations/` and `postgres/migrations/`
+//! (appended to each backend's list; a version is its position), the
+//! column in both `schema.sql` files for new databases, the field in
+//! `records.rs`, the statements of each backend's file for that concern,
+//! and a behaviour in `tests/behaviour/`, which runs on both backends.
+//!
+//! **Adding a backend**: a module implementing [`Store`] and
+//! [`OperatorStore`], a URL scheme in [`open`], and its arm in the
+//! test suite's `TestStore` (`tests/common/backend.rs`): every behaviour
+//! test then runs against it too.
 
 mod error;
 mod operator;
