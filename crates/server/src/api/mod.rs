@@ -2,6 +2,7 @@
 
 mod body;
 pub mod openapi;
+mod signed;
 mod user_sync;
 mod verify;
 
