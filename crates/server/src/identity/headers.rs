@@ -18,7 +18,8 @@ const MERCHANT_USER_NO: HeaderName = HeaderName::from_static("x-payfac-merchant-
 const EMAIL: HeaderName = HeaderName::from_static("x-payfac-email");
 const FIRST_NAME: HeaderName = HeaderName::from_static("x-payfac-first-name");
 const LAST_NAME: HeaderName = HeaderName::from_static("x-payfac-last-name");
-const IDENTITY: HeaderName = HeaderName::from_static("x-payfac-identity");
+/// The `X-Payfac-Identity` JWT.
+pub const IDENTITY: HeaderName = HeaderName::from_static("x-payfac-identity");
 
 /// Removes every header whose name starts with `x-payfac-` (names are
 /// lower case in `HeaderMap`), whatever case the client used.

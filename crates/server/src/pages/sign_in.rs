@@ -242,7 +242,7 @@ pub fn has_code(query: &str) -> bool {
 }
 
 /// The first `authorizationCode` value of the query.
-fn code_in(query: &str) -> Option<String> {
+pub fn code_in(query: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes())
         .find(|(name, _)| name == CODE_PARAMETER)
         .map(|(_, value)| value.into_owned())
@@ -250,7 +250,7 @@ fn code_in(query: &str) -> Option<String> {
 
 /// The query with every `authorizationCode` parameter removed and every
 /// other part kept exactly as sent.
-fn query_without_code(query: &str) -> String {
+pub fn query_without_code(query: &str) -> String {
     query
         .split('&')
         .filter(|part| !part.is_empty() && !is_code_parameter(part))
