@@ -309,10 +309,11 @@ fn kind_of(request: &Request) -> Option<Kind> {
     let path = request.uri().path();
     if path == "/pay-fac" || path.starts_with("/pay-fac/") {
         Some(Kind::MerchantApi)
-    } else if (request.method() == Method::GET
-        && crate::pages::has_code(request.uri().query().unwrap_or("")))
-        || (path == crate::forward_auth::AUTH_PATH
-            && crate::forward_auth::is_sign_in(request.headers()))
+    } else if path == crate::forward_auth::AUTH_PATH {
+        // A sign-in when the original request the proxy describes is one.
+        crate::forward_auth::is_sign_in(request.headers()).then_some(Kind::CodeRedemption)
+    } else if request.method() == Method::GET
+        && crate::pages::has_code(request.uri().query().unwrap_or(""))
     {
         Some(Kind::CodeRedemption)
     } else {

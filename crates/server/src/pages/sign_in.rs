@@ -29,7 +29,14 @@ pub async fn redeem_code_in_query(
     next: Next,
 ) -> Response {
     let query = request.uri().query().unwrap_or("");
-    if request.method() != Method::GET || request.uri().path().starts_with("/pay-fac") {
+    // Forward auth reads the code from the original URI it is told about;
+    // the sub-request's own query is the browser's again (Caddy keeps it
+    // when it rewrites the path), and redeeming it here would send the
+    // browser to /_payfac/auth.
+    if request.method() != Method::GET
+        || request.uri().path().starts_with("/pay-fac")
+        || request.uri().path() == crate::forward_auth::AUTH_PATH
+    {
         return next.run(request).await;
     }
     let Some(code_text) = code_in(query) else {

@@ -215,3 +215,29 @@ async fn another_buyers_code_on_a_signed_in_browser_asks_for_consent() {
         "{location}"
     );
 }
+
+#[tokio::test]
+async fn the_sub_requests_own_query_is_not_the_sign_in() {
+    // Caddy's forward_auth rewrites the path to /_payfac/auth and keeps
+    // the browser's query: the code is redeemed once, for the original
+    // path, never for /_payfac/auth.
+    let app = spawn_app().await;
+    let code = app.code_for("U8").await;
+    let response = app
+        .http
+        .get(format!(
+            "{}/_payfac/auth?ref=mail&authorizationCode={code}",
+            app.address
+        ))
+        .header("x-forwarded-method", "GET")
+        .header(
+            "x-forwarded-uri",
+            format!("/welcome?ref=mail&authorizationCode={code}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/welcome?ref=mail");
+    assert!(session_set_by(&response).is_some());
+}
