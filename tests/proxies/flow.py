@@ -144,6 +144,12 @@ check("anonymous, the public page passes", status == 200, status)
 spoofed = [h for h in seen if h in IDENTITY]
 check("no spoofed identity header reaches the app", not spoofed, spoofed)
 
+# A name payfac never issues: the proxy cannot overwrite it (nginx) or
+# strips it (Caddy); either way it never arrives.
+status, seen = echoed("/welcome", {"X-Payfac-Role": "admin", "Cookie": cookie})
+check("an unknown X-Payfac-* header never reaches the app",
+      status == 403 or (status == 200 and "x-payfac-role" not in seen), (status, seen))
+
 # A code spent is spent.
 status, headers, _ = request("GET", f"{proxy}/again?authorizationCode={code}")
 check("a used code still answers 303", status == 303 and headers.get("Location") == "/again", status)

@@ -15,6 +15,9 @@
 //!   `303` to the original path and query without the code, with the
 //!   session cookie, for the proxy to hand to the browser as it is.
 //!
+//! - an `X-Payfac-*` header of the client's that payfac never issues (the
+//!   proxy overwrites only those it does): `403`.
+//!
 //! `X-Forwarded-Host` and `X-Forwarded-Proto` are not needed: `Location`
 //! is always a path on the browser's own origin (`pages::safe_location`).
 
@@ -39,6 +42,25 @@ const ORIGINAL_URI: &str = "x-original-uri";
 /// The handler of [`AUTH_PATH`], for every method (Envoy's `ext_authz`
 /// sends the original one).
 pub async fn check(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(name) = unknown_identity_header(&headers) {
+        // A proxy that cannot remove headers by prefix (nginx) overwrites
+        // the names payfac issues; any other X-Payfac-* name the client
+        // sent would reach the app as it is, so the request is refused.
+        tracing::info!(
+            header = name,
+            "forward auth: a client sent an X-Payfac-* header"
+        );
+        metrics::counter!("payfac_forward_auth_total", "answer" => "forbidden").increment(1);
+        let mut response = (
+            StatusCode::FORBIDDEN,
+            "X-Payfac-* headers are payfac's own.",
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return response;
+    }
     let original = original_uri(&headers);
     let (path, query) = original.split_once('?').unwrap_or((original, ""));
     if original_method_is_get(&headers) && pages::has_code(query) {
@@ -80,6 +102,17 @@ pub async fn check(State(state): State<AppState>, headers: HeaderMap) -> Respons
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The first `X-Payfac-*` header of the client's that is not one payfac
+/// issues.
+fn unknown_identity_header(headers: &HeaderMap) -> Option<&str> {
+    headers.keys().map(|name| name.as_str()).find(|name| {
+        name.starts_with(identity::IDENTITY_HEADER_PREFIX)
+            && !identity::ISSUED_HEADERS
+                .iter()
+                .any(|issued| issued.as_str() == *name)
+    })
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

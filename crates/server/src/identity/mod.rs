@@ -26,7 +26,8 @@ use payfac_store::{SessionKey, Store};
 pub use cache::HandoffCache;
 
 pub use headers::{
-    IDENTITY as IDENTITY_HEADER, IDENTITY_HEADER_PREFIX, header_text, strip_client_identity,
+    IDENTITY as IDENTITY_HEADER, IDENTITY_HEADER_PREFIX, ISSUED as ISSUED_HEADERS, header_text,
+    strip_client_identity,
 };
 pub use keys::{JWKS_PATH, KeyRing, jwks, new_key, published, rotate, signer_index};
 pub use token::{ALGORITHM, IdentityClaims};

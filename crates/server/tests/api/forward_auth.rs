@@ -178,6 +178,17 @@ async fn client_identity_headers_are_never_echoed_back() {
 }
 
 #[tokio::test]
+async fn an_x_payfac_header_payfac_never_issues_is_refused() {
+    // nginx overwrites the names payfac issues but cannot remove others.
+    let app = spawn_app().await;
+    let response = auth(&app, "/", &[("x-payfac-role", "admin")]).await;
+    assert_eq!(response.status(), 403);
+    assert!(payfac_headers(&response).is_empty());
+    let response = auth(&app, "/", &[("x-payfacade", "not ours")]).await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
 async fn a_code_is_only_redeemed_for_a_get() {
     let app = spawn_app().await;
     let code = app.code_for("U5").await;
