@@ -22,7 +22,7 @@
 //! is always a path on the browser's own origin (`pages::safe_location`).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use payfac_store::unix_now;
 
@@ -41,7 +41,12 @@ const ORIGINAL_URI: &str = "x-original-uri";
 
 /// The handler of [`AUTH_PATH`], for every method (Envoy's `ext_authz`
 /// sends the original one).
-pub async fn check(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn check(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if let Some(name) = unknown_identity_header(&headers) {
         // A proxy that cannot remove headers by prefix (nginx) overwrites
         // the names payfac issues; any other X-Payfac-* name the client
@@ -61,9 +66,9 @@ pub async fn check(State(state): State<AppState>, headers: HeaderMap) -> Respons
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return response;
     }
-    let original = original_uri(&headers);
-    let (path, query) = original.split_once('?').unwrap_or((original, ""));
-    if original_method_is_get(&headers) && pages::has_code(query) {
+    let original = original_uri(&headers, &uri);
+    let (path, query) = original.split_once('?').unwrap_or((&original, ""));
+    if original_method_is_get(&headers, &method) && pages::has_code(query) {
         let location = pages::safe_location(path, &pages::query_without_code(query));
         let code = pages::code_in(query).unwrap_or_default();
         let outcome = pages::sign_in(&state, &code, &headers).await;
@@ -122,23 +127,43 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|value| !value.is_empty())
 }
 
-/// The original request URI, `/` when the proxy sent none.
-fn original_uri(headers: &HeaderMap) -> &str {
-    header(headers, FORWARDED_URI)
-        .or_else(|| header(headers, ORIGINAL_URI))
-        .unwrap_or("/")
+/// The original request URI: `X-Forwarded-Uri`, else `X-Original-URI`,
+/// else what follows [`AUTH_PATH`] in the sub-request's own URI (Envoy's
+/// `path_prefix`), else `/`.
+fn original_uri(headers: &HeaderMap, own: &Uri) -> String {
+    if let Some(uri) = header(headers, FORWARDED_URI).or_else(|| header(headers, ORIGINAL_URI)) {
+        return uri.to_owned();
+    }
+    match own.path().strip_prefix(AUTH_PATH) {
+        Some(rest) if rest.starts_with('/') => match own.query() {
+            Some(query) => format!("{rest}?{query}"),
+            None => rest.to_owned(),
+        },
+        _ => "/".to_owned(),
+    }
 }
 
-fn original_method_is_get(headers: &HeaderMap) -> bool {
-    header(headers, FORWARDED_METHOD).is_none_or(|method| method == Method::GET.as_str())
+/// `X-Forwarded-Method`, else the sub-request's own method (Envoy sends
+/// the original one; nginx and Caddy send `GET` and the header).
+fn original_method_is_get(headers: &HeaderMap, own: &Method) -> bool {
+    match header(headers, FORWARDED_METHOD) {
+        Some(method) => method == Method::GET.as_str(),
+        None => own == Method::GET,
+    }
 }
 
-/// Whether the code in a forwarded URI makes this request a sign-in (for
-/// the rate limits on code guessing).
-pub fn is_sign_in(headers: &HeaderMap) -> bool {
-    let original = original_uri(headers);
+/// Whether `path` is forward auth's: [`AUTH_PATH`] or below it.
+pub fn is_auth_path(path: &str) -> bool {
+    path.strip_prefix(AUTH_PATH)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Whether the original request a sub-request describes is a sign-in
+/// (for the rate limits on code guessing).
+pub fn is_sign_in(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
+    let original = original_uri(headers, uri);
     let query = original.split_once('?').map_or("", |(_, query)| query);
-    original_method_is_get(headers) && pages::has_code(query)
+    original_method_is_get(headers, method) && pages::has_code(query)
 }
 
 /// Whether `path` (raw, as the browser sent it) is under one of the

@@ -23,6 +23,11 @@ pub fn router(state: AppState) -> Router {
         .merge(playground::routes(&state.config))
         .route(identity::JWKS_PATH, get(identity::jwks))
         .route(forward_auth::AUTH_PATH, any(forward_auth::check))
+        // Envoy's ext_authz appends the original path to its path_prefix.
+        .route(
+            &format!("{}/{{*original}}", forward_auth::AUTH_PATH),
+            any(forward_auth::check),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
     if state.config.metrics_listen.is_none() {

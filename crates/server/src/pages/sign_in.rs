@@ -35,7 +35,7 @@ pub async fn redeem_code_in_query(
     // browser to /_payfac/auth.
     if request.method() != Method::GET
         || request.uri().path().starts_with("/pay-fac")
-        || request.uri().path() == crate::forward_auth::AUTH_PATH
+        || crate::forward_auth::is_auth_path(request.uri().path())
     {
         return next.run(request).await;
     }

@@ -252,3 +252,39 @@ async fn the_sub_requests_own_query_is_not_the_sign_in() {
     assert_eq!(response.headers()["location"], "/welcome?ref=mail");
     assert!(session_set_by(&response).is_some());
 }
+
+#[tokio::test]
+async fn envoy_style_sub_requests_carry_the_original_path_and_method() {
+    // ext_authz's HTTP service: path_prefix + the original path and
+    // query, the original method, no X-Forwarded-Uri.
+    let app =
+        spawn_app_with(|config| config.require_session_prefixes = vec!["/account".into()]).await;
+    let code = app.code_for("U9").await;
+    let response = app
+        .get(
+            &format!("/_payfac/auth/welcome?ref=mail&authorizationCode={code}"),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/welcome?ref=mail");
+    let session = session_set_by(&response).expect("signed in");
+    let response = app.get("/_payfac/auth/account/x", Some(&session)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-payfac-merchant-user-no"], "U9");
+    let response = app.get("/_payfac/auth/account/x", None).await;
+    assert_eq!(response.status(), 401);
+    // A POST with a code in its query is not a sign-in.
+    let code = app.code_for("U9").await;
+    let response = app
+        .http
+        .post(format!(
+            "{}/_payfac/auth/form?authorizationCode={code}",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(session_set_by(&response), None);
+}
