@@ -150,6 +150,11 @@ status, seen = echoed("/welcome", {"X-Payfac-Role": "admin", "Cookie": cookie})
 check("an unknown X-Payfac-* header never reaches the app",
       status == 403 or (status == 200 and "x-payfac-role" not in seen), (status, seen))
 
+# Only a GET is a sign-in; another method with a code is the app's.
+status, _, body = request("POST", f"{proxy}/form?authorizationCode=not-a-code")
+check("a POST with a code in its query reaches the app",
+      status == 200 and json.loads(body)["method"] == "POST", status)
+
 # A code spent is spent.
 status, headers, _ = request("GET", f"{proxy}/again?authorizationCode={code}")
 check("a used code still answers 303", status == 303 and headers.get("Location") == "/again", status)
