@@ -84,14 +84,18 @@ def session_of(headers):
     return None
 
 
-envelope = json.loads(
-    subprocess.run(
-        [payfac_bin, "user-sync", "--url", payfac, "--merchant", merchant, "--key", key_pem,
-         "--merchant-user-no", f"U-{name}", "--email", f"{name}@example.com",
-         "--first-name", "Zoë", "--last-name", "Doe"],
-        check=True, capture_output=True, text=True,
-    ).stdout
-)
+def user_sync(merchant_user_no, email):
+    return json.loads(
+        subprocess.run(
+            [payfac_bin, "user-sync", "--url", payfac, "--merchant", merchant, "--key", key_pem,
+             "--merchant-user-no", merchant_user_no, "--email", email,
+             "--first-name", "Zoë", "--last-name", "Doe"],
+            check=True, capture_output=True, text=True,
+        ).stdout
+    )
+
+
+envelope = user_sync(f"U-{name}", f"{name}@example.com")
 code = envelope["data"]["authorizationCode"]
 user_id = str(envelope["data"]["userId"])
 
@@ -159,6 +163,18 @@ check("a POST with a code in its query reaches the app",
 status, headers, _ = request("GET", f"{proxy}/again?authorizationCode={code}")
 check("a used code still answers 303", status == 303 and headers.get("Location") == "/again", status)
 check("but signs nobody in", session_of(headers) is None)
+
+# Another buyer's code on this browser: payfac's consent page, reached
+# through the proxy's /_payfac/ route.
+other = user_sync(f"V-{name}", f"v-{name}@example.com")["data"]["authorizationCode"]
+status, headers, _ = request("GET", f"{proxy}/welcome?authorizationCode={other}", {"Cookie": cookie})
+location = headers.get("Location") or ""
+check("another buyer's code asks for consent",
+      status == 303 and location.startswith("/_payfac/sign-in/confirm"), (status, location))
+pending = [v.split(";")[0] for v in headers.get_all("Set-Cookie") or []]
+status, headers, _ = request("GET", proxy + location, {"Cookie": "; ".join([cookie, *pending])})
+check("the consent page is served through the proxy",
+      status == 200 and (headers.get("Content-Type") or "").startswith("text/html"), status)
 
 # Logout through the proxy ends the session for the app too.
 status, _, _ = request("POST", f"{proxy}/_payfac/logout", {"Cookie": cookie})
