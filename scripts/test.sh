@@ -80,6 +80,13 @@ fi
 # X-Payfac-Identity it receives against payfac's JWKS.
 examples/gateway/run.sh "$payfac"
 
+# ---- Forward auth behind the platform's own proxy (docs/GATEWAY.md,
+# "Behind your own proxy"): the shipped deploy/nginx/payfac.conf and
+# deploy/caddy/Caddyfile, run by the real nginx and Caddy (installed with
+# apt-get when missing) as child processes on free ports, each in front of
+# an echo app, through the whole flow.
+tests/proxies/run.sh "$payfac"
+
 # The API Playground in headless Chromium: the page's signer against the
 # vectors, and the whole flow against a running payfac.
 PAYFAC_BIN="$payfac" tests/browser/run.sh

@@ -120,4 +120,9 @@ pub struct Args {
     /// in gateway mode against the same GET straight to the storefront.
     #[arg(long)]
     pub gateway: bool,
+    /// Instead of the timed phases: GET /_payfac/auth with a signed-in
+    /// buyer's cookie (a proxy's forward-auth sub-request) against GET
+    /// /healthz, in one run.
+    #[arg(long)]
+    pub forward_auth: bool,
 }

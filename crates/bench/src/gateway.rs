@@ -160,12 +160,22 @@ async fn sign_in(
     gateway: SocketAddr,
     count: usize,
 ) -> anyhow::Result<Vec<HeaderValue>> {
+    sign_in_on(setup, gateway, PAGE_PATH, count).await
+}
+
+/// The same, with the code on `path`.
+async fn sign_in_on(
+    setup: &Setup,
+    gateway: SocketAddr,
+    path: &str,
+    count: usize,
+) -> anyhow::Result<Vec<HeaderValue>> {
     let codes = presign::issue_codes(setup, count, 3600).await?;
     let host = HeaderValue::from_str(&gateway.to_string())?;
     let mut sender = connect(gateway).await?;
     let mut cookies = Vec::with_capacity(count);
     for code in codes {
-        let request = Request::get(format!("{PAGE_PATH}?authorizationCode={code}"))
+        let request = Request::get(format!("{path}?authorizationCode={code}"))
             .header(HOST, host.clone())
             .body(Full::new(Bytes::new()))?;
         sender.ready().await?;
@@ -197,6 +207,38 @@ async fn measure(
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<Side> {
+    measure_path(
+        address,
+        PAGE_PATH,
+        cookies,
+        connections,
+        duration,
+        |response, signed_in| {
+            let expected = if signed_in { "yes" } else { "no" };
+            response.status() == StatusCode::OK
+                && response
+                    .headers()
+                    .get("x-identity")
+                    .is_some_and(|v| v == expected)
+        },
+    )
+    .await
+}
+
+/// What a good answer is: the response head, and whether the request
+/// carried a session.
+type Check = fn(&hyper::Response<hyper::body::Incoming>, bool) -> bool;
+
+/// `connections` keep-alive connections sending `GET path` for
+/// `duration`; connection `i` uses cookie `i` when there are cookies.
+async fn measure_path(
+    address: SocketAddr,
+    path: &'static str,
+    cookies: Option<&Vec<HeaderValue>>,
+    connections: usize,
+    duration: Duration,
+    check: Check,
+) -> anyhow::Result<Side> {
     let host = HeaderValue::from_str(&address.to_string())?;
     let mut senders = Vec::with_capacity(connections);
     for _ in 0..connections {
@@ -216,7 +258,7 @@ async fn measure(
                 histogram: new_histogram(),
             };
             while Instant::now() < deadline {
-                let mut request = Request::get(PAGE_PATH).header(HOST, host.clone());
+                let mut request = Request::get(path).header(HOST, host.clone());
                 if let Some(cookie) = &cookie {
                     request = request.header(COOKIE, cookie.clone());
                 }
@@ -227,12 +269,7 @@ async fn measure(
                 let ok = async {
                     sender.ready().await?;
                     let response = sender.send_request(request).await?;
-                    let expected = if cookie.is_some() { "yes" } else { "no" };
-                    let good = response.status() == StatusCode::OK
-                        && response
-                            .headers()
-                            .get("x-identity")
-                            .is_some_and(|v| v == expected);
+                    let good = check(&response, cookie.is_some());
                     response.into_body().collect().await?;
                     anyhow::Ok(good)
                 }
@@ -269,4 +306,79 @@ async fn measure(
     }
     total.elapsed = started.elapsed();
     Ok(total)
+}
+
+/// `--forward-auth`: `GET /_payfac/auth` with a signed-in buyer's cookie
+/// (what nginx `auth_request` or Caddy `forward_auth` sends for each
+/// request) against `GET /healthz`, in one run, on the same payfac (no
+/// upstream). Every forward-auth answer must be `200` with
+/// `X-Payfac-Identity`, so each one went through the session lookup and
+/// the identity hand-off.
+pub fn run_forward_auth(
+    args: &Args,
+    setup: &Setup,
+    server_rt: &tokio::runtime::Runtime,
+    client_rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let config = Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        insecure_cookies: true,
+        code_ttl_secs: 3600,
+        ..Config::default()
+    };
+    let application = server_rt
+        .block_on(Application::build(config, setup.store.clone()))
+        .context("starting payfac")?;
+    let payfac = SocketAddr::from(([127, 0, 0, 1], application.port()));
+    server_rt.spawn(application.run_until_stopped());
+    let sides = client_rt.block_on(async {
+        let cookies = sign_in_on(setup, payfac, "/", args.connections).await?;
+        let duration = Duration::from_secs(args.duration);
+        let mut sides = Vec::new();
+        let phases: [(&str, &'static str, Option<&Vec<HeaderValue>>, Check); 2] = [
+            ("GET /healthz", "/healthz", None, |response, _| {
+                response.status() == StatusCode::OK
+            }),
+            (
+                "GET /_payfac/auth, signed in",
+                "/_payfac/auth",
+                Some(&cookies),
+                |response, _| {
+                    response.status() == StatusCode::OK
+                        && response.headers().contains_key("x-payfac-identity")
+                },
+            ),
+        ];
+        for (label, path, cookies, check) in phases {
+            eprintln!("--- {label}");
+            measure_path(payfac, path, cookies, args.connections, duration / 5, check).await?;
+            quiet(args).await;
+            let side =
+                measure_path(payfac, path, cookies, args.connections, duration, check).await?;
+            eprintln!("{}", side.line(label));
+            sides.push((label, side));
+        }
+        anyhow::Ok(sides)
+    })?;
+    let (healthz, auth) = (&sides[0].1, &sides[1].1);
+    let ratio = auth.rate() / healthz.rate();
+    println!("{} connections, {} s each", args.connections, args.duration);
+    for (label, side) in &sides {
+        println!("{}", side.line(label));
+    }
+    println!("forward auth ÷ /healthz = {ratio:.2}");
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "connections": args.connections,
+                "healthz_rps": healthz.rate(),
+                "forward_auth_rps": auth.rate(),
+                "ratio": ratio,
+                "forward_auth_p99_ms": auth.histogram.value_at_quantile(0.99) as f64 / 1000.0,
+                "errors": healthz.errors + auth.errors,
+            })
+        );
+    }
+    Ok(())
 }

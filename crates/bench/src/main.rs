@@ -97,6 +97,10 @@ fn run_with_backend(
     let Some((setup, code_ttl_secs)) = setup::start(args, server_rt, backend)? else {
         return Ok(ExitCode::from(2));
     };
+    if args.forward_auth {
+        gateway::run_forward_auth(args, &setup, server_rt, client_rt)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.gateway {
         gateway::run(args, &setup, server_rt, client_rt)?;
         return Ok(ExitCode::SUCCESS);

@@ -54,6 +54,9 @@ pub struct Config {
     /// Longest wait for the upstream's response head once the request is
     /// sent; bodies stream without a deadline.
     pub upstream_response_timeout: Duration,
+    /// Forward auth (`/_payfac/auth`): original paths under these prefixes
+    /// are answered `401` without a live session.
+    pub require_session_prefixes: Vec<String>,
     /// The name the built-in demo storefront shows.
     pub platform_name: String,
     /// `iss` of `X-Payfac-Identity`.
@@ -97,6 +100,7 @@ impl Default for Config {
             upstream: None,
             upstream_connect_timeout: Duration::from_secs(5),
             upstream_response_timeout: Duration::from_secs(60),
+            require_session_prefixes: Vec::new(),
             platform_name: "payfac demo store".to_owned(),
             identity_issuer: "payfac".to_owned(),
             identity_audience: "payfac-upstream".to_owned(),

@@ -11,6 +11,7 @@ pub mod api;
 pub mod config;
 mod connections;
 pub mod envelope;
+pub mod forward_auth;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;

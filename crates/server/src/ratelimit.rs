@@ -309,6 +309,10 @@ fn kind_of(request: &Request) -> Option<Kind> {
     let path = request.uri().path();
     if path == "/pay-fac" || path.starts_with("/pay-fac/") {
         Some(Kind::MerchantApi)
+    } else if crate::forward_auth::is_auth_path(path) {
+        // A sign-in when the original request the proxy describes is one.
+        crate::forward_auth::is_sign_in(request.method(), request.uri(), request.headers())
+            .then_some(Kind::CodeRedemption)
     } else if request.method() == Method::GET
         && crate::pages::has_code(request.uri().query().unwrap_or(""))
     {

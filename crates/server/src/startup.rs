@@ -9,7 +9,10 @@ use tokio::net::TcpListener;
 
 use crate::merchants::MerchantDirectory;
 use crate::observability::{metrics_handle, track_requests};
-use crate::{AppState, Config, api, connections, gateway, identity, ops, pages, playground, purge};
+use crate::{
+    AppState, Config, api, connections, forward_auth, gateway, identity, ops, pages, playground,
+    purge,
+};
 
 /// The whole public HTTP surface; `/metrics` only while no separate
 /// metrics listener is configured.
@@ -19,6 +22,12 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::buyer_routes())
         .merge(playground::routes(&state.config))
         .route(identity::JWKS_PATH, get(identity::jwks))
+        .route(forward_auth::AUTH_PATH, any(forward_auth::check))
+        // Envoy's ext_authz appends the original path to its path_prefix.
+        .route(
+            &format!("{}/{{*original}}", forward_auth::AUTH_PATH),
+            any(forward_auth::check),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
     if state.config.metrics_listen.is_none() {

@@ -124,6 +124,9 @@ struct GatewayArgs {
     /// `iss` of X-Payfac-Identity.
     #[arg(long, env = "PAYFAC_IDENTITY_ISSUER", default_value = "payfac")]
     identity_issuer: String,
+    /// Forward auth (/_payfac/auth): original paths under this prefix answer 401 without a live session (repeatable; the env var takes a comma-separated list).
+    #[arg(long, env = "PAYFAC_REQUIRE_SESSION_PREFIX", value_delimiter = ',')]
+    require_session_prefix: Vec<String>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -168,6 +171,12 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     ] {
         anyhow::ensure!(value > 0, "{name} must be positive");
     }
+    for prefix in &gateway.require_session_prefix {
+        anyhow::ensure!(
+            prefix.starts_with('/'),
+            "--require-session-prefix must start with /: {prefix}"
+        );
+    }
     let mut rate_limits = payfac_server::ratelimit::RateLimits::parse(&args.rate_limits)
         .map_err(anyhow::Error::msg)?;
     for proxy in &args.trusted_proxies {
@@ -201,6 +210,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         platform_name: gateway.platform_name.clone(),
         identity_audience: gateway.identity_audience.clone(),
         identity_issuer: gateway.identity_issuer.clone(),
+        require_session_prefixes: gateway.require_session_prefix.clone(),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         rate_limits,
         ..Config::default()

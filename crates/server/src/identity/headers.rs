@@ -18,7 +18,19 @@ const MERCHANT_USER_NO: HeaderName = HeaderName::from_static("x-payfac-merchant-
 const EMAIL: HeaderName = HeaderName::from_static("x-payfac-email");
 const FIRST_NAME: HeaderName = HeaderName::from_static("x-payfac-first-name");
 const LAST_NAME: HeaderName = HeaderName::from_static("x-payfac-last-name");
-const IDENTITY: HeaderName = HeaderName::from_static("x-payfac-identity");
+/// The `X-Payfac-Identity` JWT.
+pub const IDENTITY: HeaderName = HeaderName::from_static("x-payfac-identity");
+
+/// Every header name payfac issues.
+pub const ISSUED: [HeaderName; 7] = [
+    USER_ID,
+    MERCHANT,
+    MERCHANT_USER_NO,
+    EMAIL,
+    FIRST_NAME,
+    LAST_NAME,
+    IDENTITY,
+];
 
 /// Removes every header whose name starts with `x-payfac-` (names are
 /// lower case in `HeaderMap`), whatever case the client used.

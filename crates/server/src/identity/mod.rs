@@ -3,8 +3,8 @@
 //! browser.
 //!
 //! Kept apart from the proxy so that every way payfac hands a buyer over
-//! (the gateway today, forward auth for nginx `auth_request` / Caddy
-//! `forward_auth` later) sends exactly the same headers, the same JWT and
+//! (the gateway, and forward auth for nginx `auth_request` / Caddy
+//! `forward_auth`) sends exactly the same headers, the same JWT and
 //! the same JWKS:
 //! - `keys`: the Ed25519 signing keys shared through storage, rotation,
 //!   and the published JWK Set;
@@ -25,7 +25,10 @@ use payfac_store::{SessionKey, Store};
 
 pub use cache::HandoffCache;
 
-pub use headers::{IDENTITY_HEADER_PREFIX, header_text, strip_client_identity};
+pub use headers::{
+    IDENTITY as IDENTITY_HEADER, IDENTITY_HEADER_PREFIX, ISSUED as ISSUED_HEADERS, header_text,
+    strip_client_identity,
+};
 pub use keys::{JWKS_PATH, KeyRing, jwks, new_key, published, rotate, signer_index};
 pub use token::{ALGORITHM, IdentityClaims};
 

@@ -29,7 +29,14 @@ pub async fn redeem_code_in_query(
     next: Next,
 ) -> Response {
     let query = request.uri().query().unwrap_or("");
-    if request.method() != Method::GET || request.uri().path().starts_with("/pay-fac") {
+    // Forward auth reads the code from the original URI it is told about;
+    // the sub-request's own query is the browser's again (Caddy keeps it
+    // when it rewrites the path), and redeeming it here would send the
+    // browser to /_payfac/auth.
+    if request.method() != Method::GET
+        || request.uri().path().starts_with("/pay-fac")
+        || crate::forward_auth::is_auth_path(request.uri().path())
+    {
         return next.run(request).await;
     }
     let Some(code_text) = code_in(query) else {
@@ -242,7 +249,7 @@ pub fn has_code(query: &str) -> bool {
 }
 
 /// The first `authorizationCode` value of the query.
-fn code_in(query: &str) -> Option<String> {
+pub fn code_in(query: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes())
         .find(|(name, _)| name == CODE_PARAMETER)
         .map(|(_, value)| value.into_owned())
@@ -250,7 +257,7 @@ fn code_in(query: &str) -> Option<String> {
 
 /// The query with every `authorizationCode` parameter removed and every
 /// other part kept exactly as sent.
-fn query_without_code(query: &str) -> String {
+pub fn query_without_code(query: &str) -> String {
     query
         .split('&')
         .filter(|part| !part.is_empty() && !is_code_parameter(part))

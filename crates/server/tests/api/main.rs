@@ -7,6 +7,7 @@ mod admin;
 mod body_validation;
 mod connections;
 mod consent;
+mod forward_auth;
 mod gateway;
 mod identity_keys;
 mod openapi;

@@ -1,0 +1,286 @@
+//! Forward auth: `GET /_payfac/auth`, the sub-request a proxy of the
+//! platform's own (nginx `auth_request`, Caddy `forward_auth`, Traefik
+//! `forwardAuth`, Envoy `ext_authz`) makes for each buyer request.
+//!
+//! The original request arrives in headers: `X-Forwarded-Method`,
+//! `X-Forwarded-Uri` (Caddy, Traefik) or `X-Original-URI` (nginx), and the
+//! browser's `Cookie`. The answer:
+//! - a live session: `200` with the `X-Payfac-*` identity headers and the
+//!   `X-Payfac-Identity` JWT, for the proxy to copy onto the upstream
+//!   request (the same headers and token as gateway mode);
+//! - no live session: `200` without them, or `401` when the original path
+//!   is under a `--require-session-prefix`;
+//! - an `authorizationCode` in the original URI of a `GET`: the code is
+//!   redeemed as on the pages (single use) and the answer is the pages'
+//!   `303` to the original path and query without the code, with the
+//!   session cookie, for the proxy to hand to the browser as it is.
+//!
+//! - an `X-Payfac-*` header of the client's that payfac never issues (the
+//!   proxy overwrites only those it does): `403`.
+//!
+//! `X-Forwarded-Host` and `X-Forwarded-Proto` are not needed: `Location`
+//! is always a path on the browser's own origin (`pages::safe_location`).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use payfac_store::unix_now;
+
+use crate::{AppState, identity, pages};
+
+/// Where proxies send their sub-request.
+pub const AUTH_PATH: &str = "/_payfac/auth";
+
+/// The original request's method: `X-Forwarded-Method` (Caddy, Traefik;
+/// the shipped nginx config sets it too). Absent, `GET`.
+const FORWARDED_METHOD: &str = "x-forwarded-method";
+/// The original request URI (path and query): Caddy, Traefik.
+const FORWARDED_URI: &str = "x-forwarded-uri";
+/// The original request URI: nginx (`$request_uri`).
+const ORIGINAL_URI: &str = "x-original-uri";
+
+/// The handler of [`AUTH_PATH`], for every method (Envoy's `ext_authz`
+/// sends the original one).
+pub async fn check(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(name) = unknown_identity_header(&headers) {
+        // A proxy that cannot remove headers by prefix (nginx) overwrites
+        // the names payfac issues; any other X-Payfac-* name the client
+        // sent would reach the app as it is, so the request is refused.
+        tracing::info!(
+            header = name,
+            "forward auth: a client sent an X-Payfac-* header"
+        );
+        metrics::counter!("payfac_forward_auth_total", "answer" => "forbidden").increment(1);
+        let mut response = (
+            StatusCode::FORBIDDEN,
+            "X-Payfac-* headers are payfac's own.",
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return response;
+    }
+    let original = original_uri(&headers, &uri);
+    let (path, query) = original.split_once('?').unwrap_or((&original, ""));
+    if original_method_is_get(&headers, &method) && pages::has_code(query) {
+        let location = pages::safe_location(path, &pages::query_without_code(query));
+        let code = pages::code_in(query).unwrap_or_default();
+        let outcome = pages::sign_in(&state, &code, &headers).await;
+        metrics::counter!("payfac_forward_auth_total", "answer" => "sign_in").increment(1);
+        return pages::sign_in_response(outcome, &location);
+    }
+    let key = pages::presented_session(&headers, &state);
+    let mut identity = HeaderMap::new();
+    if key.is_some() {
+        state
+            .identity
+            .apply_session(
+                &mut identity,
+                key,
+                state.store.as_ref(),
+                state.config.session_idle_secs,
+                unix_now(),
+            )
+            .await;
+    }
+    let signed_in = identity.contains_key(identity::IDENTITY_HEADER);
+    let status = if signed_in || !requires_session(&state.config.require_session_prefixes, path) {
+        StatusCode::OK
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    let answer = match (signed_in, status) {
+        (true, _) => "identity",
+        (false, StatusCode::OK) => "anonymous",
+        _ => "unauthorized",
+    };
+    metrics::counter!("payfac_forward_auth_total", "answer" => answer).increment(1);
+    let mut response = status.into_response();
+    response.headers_mut().extend(identity);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The first `X-Payfac-*` header of the client's that is not one payfac
+/// issues.
+fn unknown_identity_header(headers: &HeaderMap) -> Option<&str> {
+    headers.keys().map(|name| name.as_str()).find(|name| {
+        name.starts_with(identity::IDENTITY_HEADER_PREFIX)
+            && !identity::ISSUED_HEADERS
+                .iter()
+                .any(|issued| issued.as_str() == *name)
+    })
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| !value.is_empty())
+}
+
+/// The original request URI: `X-Forwarded-Uri`, else `X-Original-URI`,
+/// else what follows [`AUTH_PATH`] in the sub-request's own URI (Envoy's
+/// `path_prefix`), else `/`.
+fn original_uri(headers: &HeaderMap, own: &Uri) -> String {
+    if let Some(uri) = header(headers, FORWARDED_URI).or_else(|| header(headers, ORIGINAL_URI)) {
+        return uri.to_owned();
+    }
+    match own.path().strip_prefix(AUTH_PATH) {
+        Some(rest) if rest.starts_with('/') => match own.query() {
+            Some(query) => format!("{rest}?{query}"),
+            None => rest.to_owned(),
+        },
+        _ => "/".to_owned(),
+    }
+}
+
+/// `X-Forwarded-Method`, else the sub-request's own method (Envoy sends
+/// the original one; nginx and Caddy send `GET` and the header).
+fn original_method_is_get(headers: &HeaderMap, own: &Method) -> bool {
+    match header(headers, FORWARDED_METHOD) {
+        Some(method) => method == Method::GET.as_str(),
+        None => own == Method::GET,
+    }
+}
+
+/// Whether `path` is forward auth's: [`AUTH_PATH`] or below it.
+pub fn is_auth_path(path: &str) -> bool {
+    path.strip_prefix(AUTH_PATH)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Whether the original request a sub-request describes is a sign-in
+/// (for the rate limits on code guessing).
+pub fn is_sign_in(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
+    let original = original_uri(headers, uri);
+    let query = original.split_once('?').map_or("", |(_, query)| query);
+    original_method_is_get(headers, method) && pages::has_code(query)
+}
+
+/// Whether `path` (raw, as the browser sent it) is under one of the
+/// buyers-only prefixes. The path is normalized the way upstreams read it
+/// (percent-decoded, `//` collapsed, `.` and `..` resolved), so
+/// `/public/../account` or `/%61ccount` are not a way around `/account`.
+/// A prefix matches itself and everything below it: `/account` covers
+/// `/account` and `/account/orders`, not `/accounts`.
+pub fn requires_session(prefixes: &[String], path: &str) -> bool {
+    if prefixes.is_empty() {
+        return false;
+    }
+    let path = normalize(path);
+    prefixes.iter().any(|prefix| {
+        let prefix = normalize(prefix);
+        let prefix = prefix.trim_end_matches('/');
+        prefix.is_empty()
+            || path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
+/// Percent-decoded, `\` read as `/` (as some servers do), empty and `.`
+/// segments dropped, `..` resolved; always starts with `/`.
+fn normalize(path: &str) -> String {
+    let decoded: Vec<u8> = percent_decode(path.as_bytes());
+    let decoded = String::from_utf8_lossy(&decoded).replace('\\', "/");
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            segment => segments.push(segment),
+        }
+    }
+    let mut out = String::with_capacity(decoded.len() + 1);
+    for segment in &segments {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// Decodes `%XX` until nothing changes (a double-encoded `%252e` counts
+/// as `.` too, in case some hop decodes twice).
+fn percent_decode(bytes: &[u8]) -> Vec<u8> {
+    let mut current = bytes.to_vec();
+    for _ in 0..4 {
+        let mut out = Vec::with_capacity(current.len());
+        let mut i = 0;
+        while i < current.len() {
+            let pair = (current[i] == b'%' && i + 2 < current.len())
+                .then(|| (hex(current[i + 1]), hex(current[i + 2])));
+            if let Some((Some(high), Some(low))) = pair {
+                out.push((high << 4) | low);
+                i += 3;
+            } else {
+                out.push(current[i]);
+                i += 1;
+            }
+        }
+        if out == current {
+            break;
+        }
+        current = out;
+    }
+    current
+}
+
+fn hex(byte: u8) -> Option<u8> {
+    (byte as char).to_digit(16).map(|digit| digit as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefixes(list: &[&str]) -> Vec<String> {
+        list.iter().map(|prefix| (*prefix).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_prefix_covers_itself_and_below_only() {
+        let list = prefixes(&["/account", "/orders/"]);
+        assert!(requires_session(&list, "/account"));
+        assert!(requires_session(&list, "/account/"));
+        assert!(requires_session(&list, "/account/x"));
+        assert!(!requires_session(&list, "/accounts"));
+        assert!(requires_session(&list, "/orders"));
+        assert!(requires_session(&list, "/orders/1"));
+        assert!(!requires_session(&list, "/"));
+        assert!(!requires_session(&[], "/account"));
+        assert!(requires_session(&prefixes(&["/"]), "/anything"));
+    }
+
+    #[test]
+    fn encodings_and_dot_segments_do_not_get_around_a_prefix() {
+        let list = prefixes(&["/account"]);
+        for path in [
+            "/public/../account",
+            "//account",
+            "/%61ccount",
+            "/./account/x",
+            "/public/%2e%2e/account",
+            "/public/%252e%252e/account",
+            "/public\\..\\account",
+            "/%2Faccount",
+        ] {
+            assert!(requires_session(&list, path), "{path}");
+        }
+        assert!(!requires_session(&list, "/account/../public"));
+    }
+}
