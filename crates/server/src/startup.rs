@@ -148,7 +148,7 @@ impl Application {
         if let Some(limiter) = &limiter {
             limiter.spawn_sweeper();
         }
-        let state = AppState {
+        let state = AppState::new(crate::state::Shared {
             keys,
             limiter,
             storage_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_writes)),
@@ -158,7 +158,7 @@ impl Application {
             merchants,
             identity,
             upstream,
-        };
+        });
         Ok(Self {
             store,
             shutdown_grace,
