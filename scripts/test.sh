@@ -42,14 +42,16 @@ scripts/fuzz.sh 3
 examples/ensure-toolchains.sh
 examples/run.sh vectors
 
-# The samples against the real service: a dev build of the binary serves a
-# temp SQLite database on a free port, the CLI registers the vectors' public
-# key as merchant SAMPLES, and every sample makes one signed user-sync call
-# that must answer 0000.
-cargo build -q -p payfac-cli
+# The samples against the real service: the dev build of the binary that
+# `cargo test` made for the CLI's tests (building it again with
+# `-p payfac-cli` alone would resolve other features and rebuild it) serves
+# a temp SQLite database on a free port, the CLI registers the vectors'
+# public key as merchant SAMPLES, and every sample makes one signed
+# user-sync call that must answer 0000.
 target_dir=$(cargo metadata -q --no-deps --format-version 1 \
   | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 payfac="${target_dir:-target}/debug/payfac"
+[ -x "$payfac" ] || { echo "test.sh: $payfac is missing (cargo test builds it)" >&2; exit 1; }
 vectors=tests/vectors
 scratch=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
