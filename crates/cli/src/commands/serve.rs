@@ -69,7 +69,7 @@ pub struct Args {
     admin_listen: Option<SocketAddr>,
     /// After SIGTERM or Ctrl-C, seconds requests in flight may take to
     /// finish before the process stops anyway.
-    #[arg(long, env = "PAYFAC_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    #[arg(long, env = "PAYFAC_SHUTDOWN_GRACE_SECS", default_value_t = Config::default().shutdown_grace.as_secs())]
     shutdown_grace_secs: u64,
     /// Abuse limits: `on` (failed merchant calls and refused codes: 100/s,
     /// burst 300 per client; successful merchant calls: 5000/s, burst
@@ -97,32 +97,32 @@ struct GatewayArgs {
     #[arg(
         long,
         env = "PAYFAC_UPSTREAM_CONNECT_TIMEOUT_SECS",
-        default_value_t = 5
+        default_value_t = Config::default().upstream_connect_timeout.as_secs()
     )]
     upstream_connect_timeout_secs: u64,
     /// Longest wait for the upstream's response head, in seconds (504 after it).
     #[arg(
         long,
         env = "PAYFAC_UPSTREAM_RESPONSE_TIMEOUT_SECS",
-        default_value_t = 60
+        default_value_t = Config::default().upstream_response_timeout.as_secs()
     )]
     upstream_response_timeout_secs: u64,
     /// The name the built-in demo storefront shows.
     #[arg(
         long,
         env = "PAYFAC_PLATFORM_NAME",
-        default_value = "payfac demo store"
+        default_value_t = Config::default().platform_name
     )]
     platform_name: String,
     /// `aud` of X-Payfac-Identity, checked by the upstream's apps.
     #[arg(
         long,
         env = "PAYFAC_IDENTITY_AUDIENCE",
-        default_value = "payfac-upstream"
+        default_value_t = Config::default().identity_audience
     )]
     identity_audience: String,
     /// `iss` of X-Payfac-Identity.
-    #[arg(long, env = "PAYFAC_IDENTITY_ISSUER", default_value = "payfac")]
+    #[arg(long, env = "PAYFAC_IDENTITY_ISSUER", default_value_t = Config::default().identity_issuer)]
     identity_issuer: String,
     /// Forward auth (/_payfac/auth): original paths under this prefix answer 401 without a live session (repeatable; the env var takes a comma-separated list).
     #[arg(long, env = "PAYFAC_REQUIRE_SESSION_PREFIX", value_delimiter = ',')]
