@@ -22,18 +22,8 @@ if [ ! -d "$here/node_modules/jose" ]; then
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-scratch=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() {
-  for _ in $(seq 1 100); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
-  return 1
-}
+# shellcheck source=../../scripts/lib/processes.sh
+source "$here/../../scripts/lib/processes.sh"
 json() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
 
 export PAYFAC_DATABASE_URL="sqlite://$scratch/gateway.db"

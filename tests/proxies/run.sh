@@ -32,18 +32,8 @@ if ! python3 -c 'import jwt, cryptography' 2>/dev/null; then
     || python3 -m pip install -q --break-system-packages "pyjwt[crypto]"
 fi
 
-scratch=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_for() {
-  for _ in $(seq 1 100); do curl -sS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
-  return 1
-}
+# shellcheck source=../../scripts/lib/processes.sh
+source "$root/scripts/lib/processes.sh"
 
 export PAYFAC_DATABASE_URL="sqlite://$scratch/proxies.db"
 "$payfac" keygen --out "$scratch/merchant" >/dev/null
@@ -52,7 +42,7 @@ payfac_port=$(free_port)
 NO_COLOR=1 "$payfac" serve --listen "127.0.0.1:$payfac_port" --insecure-cookies \
   --require-session-prefix /account >"$scratch/payfac.log" 2>&1 &
 pids+=($!)
-if ! wait_for "http://127.0.0.1:$payfac_port/readyz"; then
+if ! wait_for_any "http://127.0.0.1:$payfac_port/readyz"; then
   echo "payfac did not start:" >&2; cat "$scratch/payfac.log" >&2; exit 1
 fi
 
@@ -101,7 +91,7 @@ for proxy in nginx caddy; do
   python3 "$here/echo.py" "$echo_port" "$dir/echo.log" &
   pids+=($!)
   "start_$proxy" "$dir" "$proxy_port" "$echo_port"
-  if ! wait_for "http://127.0.0.1:$proxy_port/" || ! wait_for "http://127.0.0.1:$echo_port/"; then
+  if ! wait_for_any "http://127.0.0.1:$proxy_port/" || ! wait_for_any "http://127.0.0.1:$echo_port/"; then
     echo "FAIL $proxy: the proxy or the app did not start" >&2
     cat "$dir"/*.log >&2 || true
     failed=$((failed + 1))
