@@ -326,22 +326,6 @@ fn print_row(elapsed: u64, totals: &std::sync::Mutex<Totals>, storage: &Storage)
         rows("sessions"),
         rows("buyers"),
         storage.total_bytes as f64 / 1_048_576.0,
-        rss_kib() as f64 / 1024.0
+        payfac_server::observability::rss_kib() as f64 / 1024.0
     );
-}
-
-/// Resident set size of this process (server and load generator), in
-/// KiB, from `/proc/self/status`; 0 where that file does not exist. The
-/// steady mode prints it with every row so a soak shows whether memory
-/// levels off (docs/RELIABILITY.md, "Memory").
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
-                .and_then(|value| value.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
 }

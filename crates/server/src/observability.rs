@@ -117,3 +117,19 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     }
     response
 }
+
+/// Resident set size of this process, in KiB, from `/proc/self/status`;
+/// 0 where that file does not exist. A soak (`payfac-bench --steady`) and
+/// the overload test read it to show that memory levels off
+/// (docs/RELIABILITY.md, "Memory").
+pub fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -17,18 +17,6 @@ const PERMITS: usize = 16;
 const BURST: usize = 300;
 const ROUNDS: usize = 3;
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmRSS:"))
-                .and_then(|value| value.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_beyond_the_permits_is_shed_at_once_and_the_service_recovers() {
     let app = spawn_app_with(|config| {
@@ -36,7 +24,7 @@ async fn a_burst_beyond_the_permits_is_shed_at_once_and_the_service_recovers() {
         config.max_pending_sign_ins = PERMITS;
     })
     .await;
-    let mut rss = vec![rss_kib()];
+    let mut rss = vec![payfac_server::observability::rss_kib()];
     for round in 0..ROUNDS {
         // Codes to redeem during the burst, issued while storage is free.
         let mut codes = Vec::new();
@@ -120,7 +108,7 @@ async fn a_burst_beyond_the_permits_is_shed_at_once_and_the_service_recovers() {
             assert!(session_set_by(&response).is_some(), "a shed code was spent");
         }
         assert!(started.elapsed() < Duration::from_secs(2));
-        rss.push(rss_kib());
+        rss.push(payfac_server::observability::rss_kib());
         eprintln!(
             "round {round}: {accepted} calls and {signed_in} sign-ins admitted, {} shed \
              (slowest {slowest_shed:?}); RSS {} KiB",
