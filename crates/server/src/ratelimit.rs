@@ -160,11 +160,6 @@ fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
-/// The client a request is counted against, also set as a request
-/// extension for handlers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientIp(pub IpAddr);
-
 /// Marks a code redemption that signed nobody in (set by the sign-in on
 /// its response), so it counts as a failure of its client.
 #[derive(Debug, Clone, Copy)]
@@ -324,7 +319,7 @@ fn kind_of(request: &Request) -> Option<Kind> {
 
 /// Middleware over the public router: refuses merchant calls and code
 /// redemptions of a client whose failures ran out, and counts failures.
-pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(limiter) = state.limiter.clone() else {
         return next.run(request).await;
     };
@@ -335,11 +330,10 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     else {
         return next.run(request).await;
     };
-    let client = client_ip(peer, request.headers(), &limiter.config.trusted_proxies);
-    request.extensions_mut().insert(ClientIp(client));
     let Some(kind) = kind_of(&request) else {
         return next.run(request).await;
     };
+    let client = client_ip(peer, request.headers(), &limiter.config.trusted_proxies);
     if let Some(wait) = limiter.blocked_for(client) {
         let kind_label = match kind {
             Kind::MerchantApi => "merchant_api",
