@@ -29,4 +29,4 @@ mod state;
 
 pub use config::Config;
 pub use startup::{Application, router};
-pub use state::{AppState, Shared};
+pub use state::{AppState, Backlog, Shared};

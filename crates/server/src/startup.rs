@@ -10,8 +10,8 @@ use tokio::net::TcpListener;
 use crate::merchants::MerchantDirectory;
 use crate::observability::{metrics_handle, track_requests};
 use crate::{
-    AppState, Config, api, connections, forward_auth, gateway, identity, ops, pages, playground,
-    purge,
+    AppState, Backlog, Config, api, connections, forward_auth, gateway, identity, ops, pages,
+    playground, purge,
 };
 
 /// The whole public HTTP surface; `/metrics` only while no separate
@@ -92,6 +92,7 @@ pub struct Application {
     limits: connections::Limits,
     /// Flushed once the listeners have stopped.
     store: Arc<dyn Store>,
+    backlog: Backlog,
     shutdown_grace: std::time::Duration,
 }
 
@@ -148,11 +149,11 @@ impl Application {
         if let Some(limiter) = &limiter {
             limiter.spawn_sweeper();
         }
+        let backlog = Backlog::new(config.max_pending_writes, config.max_pending_sign_ins);
         let state = AppState::new(crate::state::Shared {
             keys,
             limiter,
-            storage_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_writes)),
-            sign_in_permits: Arc::new(tokio::sync::Semaphore::new(config.max_pending_sign_ins)),
+            backlog: backlog.clone(),
             config: Arc::new(config),
             store: store.clone(),
             merchants,
@@ -161,6 +162,7 @@ impl Application {
         });
         Ok(Self {
             store,
+            backlog,
             shutdown_grace,
             listener,
             metrics_listener,
@@ -177,6 +179,12 @@ impl Application {
     /// The metrics listener's port, when there is one.
     pub fn metrics_port(&self) -> Option<u16> {
         self.metrics_listener.as_ref().map(port_of)
+    }
+
+    /// How many requests wait on storage now; a handle that stays valid
+    /// while the application runs.
+    pub fn backlog(&self) -> Backlog {
+        self.backlog.clone()
     }
 
     /// The admin listener's port, when there is one.

@@ -58,7 +58,8 @@ async fn handle(state: &AppState, signed: SignedRequest) -> Result<Response, Api
     crate::ratelimit::admit_merchant_call(state, signed.merchant.id.as_str())?;
 
     let _permit = state
-        .storage_permits
+        .backlog
+        .writes
         .try_acquire()
         .map_err(|_| ApiError::Overloaded)?;
     let now = signed.now;

@@ -119,7 +119,7 @@ pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> 
         metrics::counter!("payfac_codes_rejected_total", "reason" => "unknown").increment(1);
         return SignIn::Refused;
     };
-    let Ok(_permit) = state.sign_in_permits.try_acquire() else {
+    let Ok(_permit) = state.backlog.sign_ins.try_acquire() else {
         // Too many sign-ins wait on storage already (a flood of guesses):
         // answered at once, the code unspent.
         metrics::counter!("payfac_sign_ins_shed_total").increment(1);

@@ -49,6 +49,8 @@ pub struct TestApp {
     pub db_path: PathBuf,
     pub http: reqwest::Client,
     pub key: SigningKey,
+    /// How many requests wait on storage: tests order events by it.
+    pub backlog: payfac_server::Backlog,
     _dir: tempfile::TempDir,
 }
 
@@ -73,7 +75,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         ..Config::default()
     };
     adjust(&mut config);
-    let address = start(config, store.clone()).await;
+    let (address, backlog) = launch(config, store.clone()).await;
     TestApp {
         address,
         store,
@@ -83,17 +85,24 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
             .build()
             .unwrap(),
         key,
+        backlog,
         _dir: dir,
     }
 }
 
 /// Runs an application on `store` and returns its base URL.
 pub async fn start(config: Config, store: Arc<dyn Store>) -> String {
+    launch(config, store).await.0
+}
+
+/// Runs an application on `store`: its base URL and its backlog.
+async fn launch(config: Config, store: Arc<dyn Store>) -> (String, payfac_server::Backlog) {
     capture_logs();
     let application = Application::build(config, store).await.unwrap();
     let address = format!("http://127.0.0.1:{}", application.port());
+    let backlog = application.backlog();
     tokio::spawn(application.run_until_stopped());
-    address
+    (address, backlog)
 }
 
 /// Every log line of this test binary, for tests that check what is never
@@ -284,8 +293,10 @@ impl TestApp {
             ..Config::default()
         };
         adjust(&mut config);
+        let (address, backlog) = launch(config, store.clone()).await;
         TestApp {
-            address: start(config, store.clone()).await,
+            address,
+            backlog,
             store,
             db_path: self.db_path.clone(),
             http: self.http.clone(),

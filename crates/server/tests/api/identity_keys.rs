@@ -132,10 +132,14 @@ async fn no_private_key_session_or_token_reaches_the_logs() {
     let app = gateway_to(&upstream.url, fast_keys).await;
     let session = sign_in(&app, "U9").await;
     let first = token(&app, &session).await;
-    payfac_server::identity::rotate(app.store.as_ref(), payfac_store::unix_now())
+    let new_kid = payfac_server::identity::rotate(app.store.as_ref(), payfac_store::unix_now())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let switched = eventually(Duration::from_secs(5), || async {
+        kid_of(&token(&app, &session).await) == new_kid
+    })
+    .await;
+    assert!(switched, "tokens are signed with the rotated-in key");
     let second = token(&app, &session).await;
     // Upstream faults are logged too; none of them may carry secrets.
     let down = gateway_to("http://127.0.0.1:1", |_| {}).await;

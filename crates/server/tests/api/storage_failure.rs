@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{Call, spawn_app};
+use crate::helpers::{Call, eventually, spawn_app};
 
 #[tokio::test]
 async fn a_locked_database_answers_10004_and_the_retry_succeeds() {
@@ -46,7 +46,10 @@ async fn past_the_pending_write_limit_callers_get_503_with_retry_after() {
     let waiting_call = Call::buyer("U1", "a@example.com");
     let waiting = app.send(&waiting_call);
     let refused = async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let waits = eventually(Duration::from_secs(10), || async {
+            app.backlog.pending_writes() == 1
+        });
+        assert!(waits.await, "the first call never took its permit");
         app.send(&Call::buyer("U2", "b@example.com")).await
     };
     let (first, second) = tokio::join!(waiting, refused);
@@ -76,7 +79,10 @@ async fn past_the_pending_sign_in_limit_sign_ins_get_503_at_once() {
     let held_path = format!("/account?authorizationCode={held_code}");
     let held = app.get(&held_path, None);
     let shed = async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let waits = eventually(Duration::from_secs(10), || async {
+            app.backlog.pending_sign_ins() == 1
+        });
+        assert!(waits.await, "the first sign-in never took its permit");
         let started = std::time::Instant::now();
         let response = app
             .get(&format!("/account?authorizationCode={shed_code}"), None)
