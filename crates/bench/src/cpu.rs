@@ -7,8 +7,8 @@
 #[derive(Debug, Clone, Default)]
 pub struct Sample {
     /// Nanoseconds on CPU of this process's threads, by thread name
-    /// (`server`, `client`, `sqlite-writer`, ...), plus `postgres` for the
-    /// PostgreSQL server's processes.
+    /// (`server`, `client`, `sqlite-writer`, ...), plus `postgres` and
+    /// `nginx` for those servers' processes.
     threads: std::collections::BTreeMap<String, u64>,
     busy: u64,
     total: u64,
@@ -21,9 +21,13 @@ impl Sample {
     pub fn now() -> Self {
         let (busy, total) = machine().unwrap_or((0, 0));
         let mut threads = own_threads();
-        let postgres = postgres_nanos();
-        if postgres > 0 {
-            threads.insert("postgres".into(), postgres);
+        // Other processes under test: the PostgreSQL server, and the
+        // reference proxy of `--gateway --nginx`.
+        for name in ["postgres", "nginx"] {
+            let nanos = nanos_of(name);
+            if nanos > 0 {
+                threads.insert(name.into(), nanos);
+            }
         }
         Self {
             threads,
@@ -99,10 +103,10 @@ fn own_threads() -> std::collections::BTreeMap<String, u64> {
     by_name
 }
 
-/// Nanoseconds on CPU of the PostgreSQL server's processes (one thread
-/// each).
-fn postgres_nanos() -> u64 {
-    pids_named("postgres")
+/// Nanoseconds on CPU of the processes called `name` (PostgreSQL's and
+/// nginx's are one thread each).
+fn nanos_of(name: &'static str) -> u64 {
+    pids_named(name)
         .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok())
         .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
         .sum()

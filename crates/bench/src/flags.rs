@@ -120,6 +120,11 @@ pub struct Args {
     /// in gateway mode against the same GET straight to the storefront.
     #[arg(long)]
     pub gateway: bool,
+    /// Gateway mode: also measure the same GET through this nginx binary
+    /// (a plain keep-alive `proxy_pass`, no identity), as a yardstick of
+    /// what any proxy costs on this machine.
+    #[arg(long, value_name = "PATH")]
+    pub nginx: Option<std::path::PathBuf>,
     /// Instead of the timed phases: GET /_payfac/auth with a signed-in
     /// buyer's cookie (a proxy's forward-auth sub-request) against GET
     /// /healthz, in one run.

@@ -35,11 +35,41 @@ struct Side {
     errors: u64,
     elapsed: Duration,
     histogram: Histogram<u64>,
+    /// CPU of the run, by thread name: where each request's cost goes.
+    cpu: crate::cpu::Usage,
 }
 
 impl Side {
+    fn new() -> Self {
+        Self {
+            requests: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            histogram: new_histogram(),
+            cpu: crate::cpu::Usage::default(),
+        }
+    }
+
     fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// CPU microseconds per request by thread group (`server` is payfac,
+    /// `client` the load generator, `storefront` the upstream), and the
+    /// share of the machine other processes took.
+    fn cpu_line(&self) -> String {
+        let requests = self.requests.max(1) as f64;
+        let parts: Vec<String> = self
+            .cpu
+            .seconds
+            .iter()
+            .map(|(name, seconds)| format!("{name} {:.1}", seconds * 1e6 / requests))
+            .collect();
+        format!(
+            "    CPU µs per request: {}; other processes {:.0}% of the machine",
+            parts.join(", "),
+            self.cpu.others * 100.0
+        )
     }
 
     fn line(&self, label: &str) -> String {
@@ -80,35 +110,58 @@ pub fn run(
     server_rt.spawn(application.run_until_stopped());
     eprintln!("storefront on {storefront}, payfac in front of it on {gateway}");
 
+    let nginx = match &args.nginx {
+        Some(binary) => {
+            let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let nginx = crate::reference_proxy::Nginx::start(binary, storefront, workers)?;
+            eprintln!("nginx in front of the storefront on {}", nginx.address);
+            Some(nginx)
+        }
+        None => None,
+    };
     let result = client_rt.block_on(async {
         let cookies = sign_in(setup, gateway, args.connections).await?;
         let duration = Duration::from_secs(args.duration);
         let mut sides = Vec::new();
-        for (label, address, cookies) in [
+        let mut runs = vec![
             ("straight to the storefront", storefront, None),
             ("through payfac, signed in", gateway, Some(&cookies)),
-        ] {
+        ];
+        if let Some(nginx) = &nginx {
+            runs.push(("through nginx (reference)", nginx.address, None));
+        }
+        for (label, address, cookies) in runs {
             eprintln!("--- {label}");
             measure(address, cookies, args.connections, duration / 5).await?;
             quiet(args).await;
             let side = measure(address, cookies, args.connections, duration).await?;
             eprintln!("{}", side.line(label));
+            eprintln!("{}", side.cpu_line());
             sides.push((label, side));
         }
         anyhow::Ok(sides)
     });
+    drop(nginx);
     upstream_rt.shutdown_timeout(Duration::from_secs(1));
     let sides = result?;
     let (direct, proxied) = (&sides[0].1, &sides[1].1);
     let ratio = proxied.rate() / direct.rate();
+    let nginx_ratio = sides.get(2).map(|(_, side)| side.rate() / direct.rate());
     println!(
         "GET {PAGE_PATH} ({} connections, {} s each)",
         args.connections, args.duration
     );
     for (label, side) in &sides {
         println!("{}", side.line(label));
+        println!("{}", side.cpu_line());
     }
     println!("proxied ÷ direct = {ratio:.2} (target ≥ 0.50)");
+    if let Some(nginx_ratio) = nginx_ratio {
+        println!(
+            "nginx ÷ direct = {nginx_ratio:.2}; payfac ÷ nginx = {:.2}",
+            ratio / nginx_ratio
+        );
+    }
     if args.json {
         println!(
             "{}",
@@ -119,7 +172,8 @@ pub fn run(
                 "ratio": ratio,
                 "direct_p99_ms": direct.histogram.value_at_quantile(0.99) as f64 / 1000.0,
                 "proxied_p99_ms": proxied.histogram.value_at_quantile(0.99) as f64 / 1000.0,
-                "errors": direct.errors + proxied.errors,
+                "nginx_rps": sides.get(2).map(|(_, side)| side.rate()),
+                "errors": sides.iter().map(|(_, side)| side.errors).sum::<u64>(),
             })
         );
     }
@@ -244,6 +298,7 @@ async fn measure_path(
     for _ in 0..connections {
         senders.push(connect(address).await?);
     }
+    let cpu_before = crate::cpu::Sample::now();
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
@@ -251,12 +306,7 @@ async fn measure_path(
         let host = host.clone();
         let cookie = cookies.map(|cookies| cookies[index % cookies.len()].clone());
         tasks.push(tokio::spawn(async move {
-            let mut side = Side {
-                requests: 0,
-                errors: 0,
-                elapsed: Duration::ZERO,
-                histogram: new_histogram(),
-            };
+            let mut side = Side::new();
             while Instant::now() < deadline {
                 let mut request = Request::get(path).header(HOST, host.clone());
                 if let Some(cookie) = &cookie {
@@ -292,12 +342,7 @@ async fn measure_path(
             side
         }));
     }
-    let mut total = Side {
-        requests: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        histogram: new_histogram(),
-    };
+    let mut total = Side::new();
     for task in tasks {
         let side = task.await.context("a load task panicked")?;
         total.requests += side.requests;
@@ -305,6 +350,7 @@ async fn measure_path(
         total.histogram.add(&side.histogram)?;
     }
     total.elapsed = started.elapsed();
+    total.cpu = crate::cpu::usage(&cpu_before, &crate::cpu::Sample::now());
     Ok(total)
 }
 
@@ -356,6 +402,7 @@ pub fn run_forward_auth(
             let side =
                 measure_path(payfac, path, cookies, args.connections, duration, check).await?;
             eprintln!("{}", side.line(label));
+            eprintln!("{}", side.cpu_line());
             sides.push((label, side));
         }
         anyhow::Ok(sides)
@@ -365,6 +412,7 @@ pub fn run_forward_auth(
     println!("{} connections, {} s each", args.connections, args.duration);
     for (label, side) in &sides {
         println!("{}", side.line(label));
+        println!("{}", side.cpu_line());
     }
     println!("forward auth ÷ /healthz = {ratio:.2}");
     if args.json {

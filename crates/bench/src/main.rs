@@ -20,6 +20,7 @@ mod gateway;
 mod load;
 mod phases;
 mod presign;
+mod reference_proxy;
 mod report;
 mod setup;
 mod steady;
