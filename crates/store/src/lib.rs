@@ -3,26 +3,46 @@
 //! database). Handlers hold an `Arc<dyn Store>` and never branch on the
 //! backend.
 //!
-//! The backends mirror each other: the same file name per concern
-//! (`admin`, `admin_tokens`, `buyers`, `buyers_admin`, `identity_keys`,
-//! `operator`, `schema.sql`, `migrations/NNN_*.sql` with the same numbers
-//! from 004 on), and files only one backend needs for how it writes:
-//! SQLite's single writer thread (`writer`, `nonces`, `readers`),
-//! PostgreSQL's group commit (`batch`, `sync_batch`, `redeem_batch`,
-//! `sessions`, `connect`, `migrate`). The SQL is written by hand per
-//! dialect: that is what the measurements in docs/PERFORMANCE.md chose.
+//! The backends mirror each other: one file per concern, with the same
+//! name in both `sqlite/` and `postgres/`:
+//!
+//! - `connect`: opening the store (SQLite: the file, its connections'
+//!   settings and the checkpoint thread; PostgreSQL: the connection
+//!   pool), the readiness probe, and recognising constraint violations;
+//! - `migrate`: applying `schema.sql` and `migrations/NNN_*.sql` (the
+//!   same numbers in both from 004 on);
+//! - `sync`: merchant calls (`user-sync`): nonce, buyer and code;
+//! - `redeem`: code redemption, which starts a session;
+//! - `sessions`: looking up, ending and confirming a session;
+//! - `purge`: deleting expired nonces, codes and sessions;
+//! - `server_secrets`: the service's stored secrets;
+//! - `buyers`: reading a buyer out of a result row;
+//! - `admin` (merchants and keys), `admin_tokens`, `buyers_admin`,
+//!   `identity_keys`, and `operator` (the [`OperatorStore`] impl).
+//!
+//! Each `mod.rs` holds the store, its [`Store`] impl handing every call
+//! to the file of its concern, and the module list. Files only one
+//! backend needs for how it writes are named for what they are: SQLite's
+//! single writer thread with group commit (`writer`, tested in
+//! `writer_tests`), the writer's live nonce set (`nonces`) and the reader
+//! pool (`readers`); PostgreSQL's group commit (`batch`), which `sync` and
+//! `redeem` run through. The SQL is written by hand per dialect: that is
+//! what the measurements in docs/PERFORMANCE.md chose.
 //!
 //! **Adding a field** (say, a buyer's phone): a migration with the next
 //! number in *both* `sqlite/migrations/` and `postgres/migrations/`
-//! (appended to each backend's list; a version is its position), the
-//! column in both `schema.sql` files for new databases, the field in
-//! `records.rs`, the statements of each backend's file for that concern,
+//! (appended to each backend's list in `migrate.rs`; a version is its
+//! position), the column in both `schema.sql` files for new databases,
+//! the field in `records.rs`, the statements of that concern's file in
+//! each backend (a buyer's phone: `sync.rs` and, if [`Buyer`] carries
+//! it, `buyers.rs` with PostgreSQL's `buyer_columns!` in its `mod.rs`),
 //! and a behaviour in `tests/behaviour/`, which runs on both backends.
 //!
 //! **Adding a backend**: a module implementing [`Store`] and
-//! [`OperatorStore`], a URL scheme in [`open`], and its arm in the
-//! test suite's `TestStore` (`tests/common/backend.rs`): every behaviour
-//! test then runs against it too.
+//! [`OperatorStore`], laid out in the same files per concern, a URL
+//! scheme in [`open`], and its arm in the test suite's `TestStore`
+//! (`tests/common/backend.rs`): every behaviour test then runs against it
+//! too.
 
 mod error;
 mod operator;

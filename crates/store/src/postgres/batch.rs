@@ -1,5 +1,5 @@
 //! Group commit for the request path on PostgreSQL: the queue in front of
-//! the batched statements (`sync_batch`, `redeem_batch`).
+//! the batched statements (`sync`, `redeem`).
 //!
 //! One call per transaction cost PostgreSQL ~150 µs of CPU, mostly per
 //! statement and per commit rather than per row (docs/PERFORMANCE.md). So,

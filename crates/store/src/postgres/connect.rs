@@ -1,4 +1,5 @@
-//! The connection pool, and how its failures become `StoreError`s.
+//! Opening the store: the connection pool, and how its failures become
+//! `StoreError`s.
 //!
 //! Every wait is bounded: an unreachable database must answer a request
 //! (10004) or a readiness probe (503) within seconds, not hang it, and the
@@ -13,6 +14,9 @@ use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
+use super::PostgresStore;
+use super::batch::Batcher;
+use super::migrate::migrate;
 use crate::{AdminError, StoreError, redact_url};
 
 /// Connections per instance. Fixed rather than taken from the URL, so that
@@ -30,6 +34,22 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// database that vanished from the network is noticed instead of waited on
 /// forever (unless the URL sets `tcp_user_timeout`).
 const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl PostgresStore {
+    /// Connects to the database a `postgres://` URL names and migrates it.
+    /// Fails within a few seconds when the server cannot be reached.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let pool = pool(url)?;
+        let mut client = pool.get().await?;
+        migrate(&mut client).await?;
+        drop(client);
+        Ok(Self {
+            syncs: Batcher::start(pool.clone()),
+            redemptions: Batcher::start(pool.clone()),
+            pool,
+        })
+    }
+}
 
 pub(super) fn pool(url: &str) -> Result<Pool, StoreError> {
     let mut config: tokio_postgres::Config = url

@@ -5,7 +5,10 @@
 //! process, so it holds across instances. Each request-path method is one
 //! statement (data-modifying CTEs) run as its own implicit transaction, and
 //! a statement that fails leaves nothing behind. Merchant calls waiting at
-//! the same moment share one such statement (`sync_batch`).
+//! the same moment share one such statement (`sync`).
+//!
+//! This file holds the store and hands each call to the file of its
+//! concern (`PostgresStore::open` is in `connect`).
 
 /// The columns `buyer_from_row` reads, as a literal for `concat!`.
 macro_rules! buyer_columns {
@@ -23,9 +26,11 @@ mod connect;
 mod identity_keys;
 mod migrate;
 mod operator;
-mod redeem_batch;
+mod purge;
+mod redeem;
+mod server_secrets;
 mod sessions;
-mod sync_batch;
+mod sync;
 
 use async_trait::async_trait;
 use batch::Batcher;
@@ -41,24 +46,8 @@ pub use connect::{CONNECT_TIMEOUT, POOL_SIZE, WAIT_TIMEOUT};
 
 pub struct PostgresStore {
     pool: Pool,
-    syncs: Batcher<sync_batch::Syncs>,
-    redemptions: Batcher<redeem_batch::Redemptions>,
-}
-
-impl PostgresStore {
-    /// Connects to the database a `postgres://` URL names and migrates it.
-    /// Fails within a few seconds when the server cannot be reached.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let pool = connect::pool(url)?;
-        let mut client = pool.get().await?;
-        migrate::migrate(&mut client).await?;
-        drop(client);
-        Ok(Self {
-            syncs: Batcher::start(pool.clone()),
-            redemptions: Batcher::start(pool.clone()),
-            pool,
-        })
-    }
+    syncs: Batcher<sync::Syncs>,
+    redemptions: Batcher<redeem::Redemptions>,
 }
 
 #[async_trait]
@@ -95,11 +84,11 @@ impl Store for PostgresStore {
     }
 
     async fn server_secret(&self, name: &str, candidate: [u8; 32]) -> Result<Vec<u8>, StoreError> {
-        sessions::server_secret(&self.pool, name, &candidate).await
+        server_secrets::server_secret(&self.pool, name, &candidate).await
     }
 
     async fn purge_expired(&self, now: i64, batch: i64) -> Result<PurgeCounts, StoreError> {
-        sessions::purge_expired(&self.pool, now, batch).await
+        purge::purge_expired(&self.pool, now, batch).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

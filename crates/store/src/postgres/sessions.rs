@@ -1,11 +1,11 @@
-//! Sessions and the purge: the statements behind every page view and the
-//! background cleanup, one statement (one round trip) each.
+//! Sessions: the statements behind every page view, and ending and
+//! confirming a session, one statement (one round trip) each.
 
 use deadpool_postgres::Pool;
 use payfac_domain::Buyer;
 
 use super::buyers::buyer_from_row;
-use crate::{PurgeCounts, SessionKey, StoreError};
+use crate::{SessionKey, StoreError};
 
 /// A session's idle timer is refreshed at most this often, so most page
 /// views write nothing.
@@ -104,74 +104,4 @@ pub(super) async fn confirm_session(
         )
         .await?;
     Ok(row.get::<_, i64>(0) == 1)
-}
-
-/// The secret stored under `name`, storing `candidate` first if none is;
-/// of instances starting at once, the first insert wins for all.
-pub(super) async fn server_secret(
-    pool: &Pool,
-    name: &str,
-    candidate: &[u8; 32],
-) -> Result<Vec<u8>, StoreError> {
-    let client = pool.get().await?;
-    let statement = client
-        .prepare_cached(
-            "WITH inserted AS (
-                 INSERT INTO server_secrets (name, secret, created_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (name) DO NOTHING RETURNING secret
-             )
-             SELECT secret FROM inserted
-             UNION ALL SELECT secret FROM server_secrets WHERE name = $1
-             LIMIT 1",
-        )
-        .await?;
-    let row = client
-        .query_one(&statement, &[&name, &&candidate[..], &crate::unix_now()])
-        .await?;
-    Ok(row.get(0))
-}
-
-/// One statement for all three tables. `SKIP LOCKED` lets several
-/// instances purge at once without queueing behind each other or behind
-/// a request holding one of the rows. Nonces go by the earlier of the
-/// instance's clock and the database's: an instance whose clock runs
-/// ahead never deletes a nonce the others may still need.
-const PURGE: &str = "
-WITH n AS (
-    DELETE FROM nonces WHERE (merchant_id, nonce) IN (
-        SELECT merchant_id, nonce FROM nonces
-        WHERE expires_at < LEAST($1::bigint, floor(extract(epoch FROM now()))::bigint)
-        LIMIT $2::bigint FOR UPDATE SKIP LOCKED)
-    RETURNING 1
-), c AS (
-    DELETE FROM codes WHERE id IN (
-        SELECT id FROM codes WHERE expires_at < $1::bigint
-        LIMIT $2::bigint FOR UPDATE SKIP LOCKED)
-    RETURNING used_at IS NULL AS unused
-), s AS (
-    DELETE FROM sessions WHERE id IN (
-        SELECT id FROM sessions WHERE expires_at < $1::bigint
-        LIMIT $2::bigint FOR UPDATE SKIP LOCKED)
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM c),
-       (SELECT count(*) FROM c WHERE unused), (SELECT count(*) FROM s)";
-
-pub(super) async fn purge_expired(
-    pool: &Pool,
-    now: i64,
-    batch: i64,
-) -> Result<PurgeCounts, StoreError> {
-    let client = pool.get().await?;
-    let statement = client.prepare_cached(PURGE).await?;
-    let row = client.query_one(&statement, &[&now, &batch]).await?;
-    let count = |index: usize| -> Result<u64, tokio_postgres::Error> {
-        Ok(row.try_get::<_, i64>(index)?.max(0) as u64)
-    };
-    Ok(PurgeCounts {
-        nonces: count(0)?,
-        codes: count(1)?,
-        codes_unused: count(2)?,
-        sessions: count(3)?,
-    })
 }

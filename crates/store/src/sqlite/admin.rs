@@ -3,7 +3,7 @@
 use payfac_domain::{MerchantId, MerchantStatus};
 use rusqlite::{Connection, params};
 
-use super::buyers::is_constraint;
+use super::connect::is_constraint;
 use crate::{AdminError, MerchantRecord, StoredKey};
 
 pub(super) fn config_version(connection: &Connection) -> Result<i64, rusqlite::Error> {

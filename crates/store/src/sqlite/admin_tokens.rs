@@ -3,7 +3,7 @@
 use payfac_domain::SecretHash;
 use rusqlite::{Connection, params};
 
-use super::buyers::is_constraint;
+use super::connect::is_constraint;
 use crate::{AdminCredential, AdminTokenRecord, AuditEntry, AuditRecord, StoreError};
 
 pub(super) fn create(

@@ -244,7 +244,7 @@ mod tests {
     /// An in-memory database with the real schema.
     fn log() -> Connection {
         let connection = Connection::open_in_memory().unwrap();
-        for migration in super::super::MIGRATIONS {
+        for migration in super::super::migrate::MIGRATIONS {
             connection.execute_batch(migration).unwrap();
         }
         connection

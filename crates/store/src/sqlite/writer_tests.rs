@@ -11,6 +11,8 @@
 //! `SQLITE_CONSTRAINT_COMMITHOOK`, as a full disk or an I/O error would
 //! return theirs. Every test also counts the commits, to prove its jobs
 //! really shared one batch.
+//!
+//! Last, the writer thread's priority (`raise_priority`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +23,8 @@ use payfac_domain::{
 use rusqlite::Connection;
 
 use super::Writer;
-use crate::sqlite::buyers;
+use crate::sqlite::redeem::redeem_code;
+use crate::sqlite::sync::sync_user;
 use crate::{NewSession, RedeemOutcome, Redemption, StoreError, SyncOutcome, SyncRequest};
 
 const NOW: i64 = 1_900_000_000;
@@ -41,11 +44,11 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("writer.db");
         let mut connection = Connection::open(&path).unwrap();
-        super::super::configure(&connection).unwrap();
+        super::super::connect::configure(&connection).unwrap();
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .unwrap();
-        super::super::migrate(&connection).unwrap();
+        super::super::migrate::migrate(&connection).unwrap();
         connection.execute_batch(extra_schema).unwrap();
         let commits = Arc::new(AtomicUsize::new(0));
         let fail_at = Arc::new(AtomicUsize::new(usize::MAX));
@@ -92,7 +95,7 @@ impl Harness {
         tokio::spawn(async move {
             writer
                 .write_with_nonces(move |connection, nonces| {
-                    buyers::sync_user(connection, nonces, &request)
+                    sync_user(connection, nonces, &request)
                 })
                 .await
         })
@@ -120,7 +123,7 @@ impl Harness {
         };
         tokio::spawn(async move {
             writer
-                .write(move |connection| buyers::redeem_code(connection, &redemption))
+                .write(move |connection| redeem_code(connection, &redemption))
                 .await
         })
     }
@@ -316,4 +319,41 @@ async fn a_failed_commit_fails_every_job_of_the_batch_and_frees_their_nonces() {
         matches!(redeemed, Ok(RedeemOutcome::SignedIn { .. })),
         "{redeemed:?}"
     );
+}
+
+/// Where the process may raise a thread's priority (root here), the
+/// writer thread runs at nice −10; elsewhere at the process's nice.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_writer_thread_asks_for_a_higher_priority() {
+    use crate::Store;
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("nice.db");
+    let store = crate::sqlite::SqliteStore::open(path.to_str().unwrap())
+        .await
+        .unwrap();
+    // A job answered means the thread has started (and set its priority).
+    store.purge_expired(0, 1).await.unwrap();
+    let may_raise = std::thread::spawn(|| {
+        let me = rustix::thread::gettid();
+        rustix::process::setpriority_process(Some(me), -1).is_ok()
+    })
+    .join()
+    .unwrap();
+    let expected = if may_raise { -10 } else { 0 };
+    let mut writers = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let task = task.unwrap().path();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if name.trim() != "sqlite-writer" {
+            continue;
+        }
+        // Field 19 of stat is the nice value; the name (field 2) has
+        // no spaces here, so splitting on whitespace is safe.
+        let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+        let nice: i32 = stat.split_whitespace().nth(18).unwrap().parse().unwrap();
+        assert_eq!(nice, expected, "{}", task.display());
+        writers += 1;
+    }
+    assert!(writers >= 1, "no sqlite-writer thread found");
 }
