@@ -10,7 +10,9 @@
 //!   settings and the checkpoint thread; PostgreSQL: the connection
 //!   pool), the readiness probe, and recognising constraint violations;
 //! - `migrate`: applying `schema.sql` and `migrations/NNN_*.sql` (the
-//!   same numbers in both from 004 on);
+//!   same number for the same change in both from 004 on; 002 and 003
+//!   shipped in opposite orders, and a version is a position existing
+//!   databases have already recorded, so they keep their numbers);
 //! - `sync`: merchant calls (`user-sync`): nonce, buyer and code;
 //! - `redeem`: code redemption, which starts a session;
 //! - `sessions`: looking up, ending and confirming a session;
