@@ -24,7 +24,7 @@ use futures_util::StreamExt;
 use payfac_domain::random_alphanumeric;
 use payfac_signing::{SigningKey, signature_string};
 use payfac_test_support::postgres::TestDatabase;
-use payfac_test_support::{free_port, vectors};
+use payfac_test_support::{eventually, free_port, vectors};
 use serde_json::Value;
 
 const MERCHANT: &str = "MR";
@@ -100,6 +100,18 @@ impl Service {
 
     fn logs(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// `payfac_http_requests_in_flight` from `/metrics` (0 when absent).
+    async fn requests_in_flight(&self) -> f64 {
+        let Ok(response) = reqwest::get(format!("{}/metrics", self.base())).await else {
+            return 0.0;
+        };
+        let text = response.text().await.unwrap_or_default();
+        text.lines()
+            .find_map(|line| line.strip_prefix("payfac_http_requests_in_flight "))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0.0)
     }
 
     /// Sends `signal` (`TERM`, `INT`) with kill(1).
@@ -606,18 +618,34 @@ async fn stop_under_load(signal: &str) {
     let key = SigningKey::from_pem(&vectors::private_key_pem()).unwrap();
     let journal = Arc::new(Mutex::new(Journal::default()));
     let stop = Arc::new(AtomicBool::new(false));
-    let load = start_load(service.base(), 4, signal, journal.clone(), stop.clone());
     let slow = SlowCall::begin(service.port, &key, "SLOW1");
     let stalled = SlowCall::begin(service.port, &key, "STALLED1");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Both calls are in the handler, waiting for the rest of their body
+    // (the scrape that reads the gauge is the third request in flight).
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            service.requests_in_flight().await >= 3.0
+        })
+        .await,
+        "the slow calls never reached the handler"
+    );
+    let load = start_load(service.base(), 4, signal, journal.clone(), stop.clone());
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            journal.lock().unwrap().acks.len() >= 20
+        })
+        .await,
+        "the load got no answers"
+    );
 
     service.signal(signal);
     let signalled = Instant::now();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let refused = std::net::TcpStream::connect(("127.0.0.1", service.port));
+    let refusing = eventually(Duration::from_secs(10), || async {
+        std::net::TcpStream::connect(("127.0.0.1", service.port)).is_err()
+    });
     assert!(
-        refused.is_err(),
-        "a new connection was accepted after {signal}"
+        refusing.await,
+        "new connections were still accepted 10 s after {signal}"
     );
     let (answer, slow_request) = tokio::task::spawn_blocking(move || slow.finish())
         .await

@@ -78,6 +78,7 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = request.method().clone();
     let request_id = next_request_id();
+    let _in_flight = InFlight::enter();
     let span = tracing::info_span!("request", id = %request_id, %method, %route);
     let mut response = next.run(request).instrument(span.clone()).await;
 
@@ -116,6 +117,24 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// `payfac_http_requests_in_flight`: up while a request is handled
+/// (its body still arriving included), down when it is answered or
+/// dropped, so a cancelled request does not leave the gauge high.
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> Self {
+        metrics::gauge!("payfac_http_requests_in_flight").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("payfac_http_requests_in_flight").decrement(1.0);
+    }
 }
 
 /// Resident set size of this process, in KiB, from `/proc/self/status`;

@@ -1,6 +1,7 @@
 //! Test support shared by every crate of the workspace, as a
 //! dev-dependency only: the project's signature vectors, a fresh
-//! PostgreSQL database per test, and a TCP proxy a test can cut.
+//! PostgreSQL database per test, a TCP proxy a test can cut, and polling
+//! for a condition instead of sleeping for a guess.
 //!
 //! One home for each, so that a change to how tests find the vectors or
 //! the database server is made once.
@@ -25,4 +26,24 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs() as i64)
         .expect("clock after 1970")
+}
+
+/// Polls `check` every 20 ms until it holds or `limit` passes; whether it
+/// held. Tests order events by what they can observe with this, never by
+/// a fixed sleep.
+pub async fn eventually<F, Fut>(limit: std::time::Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
