@@ -15,12 +15,15 @@
 //! - no 5xx other than 503;
 //! - `0000` only for a POST to the merchant route whose signature the
 //!   vectors' key made over the model signature string of what was sent,
-//!   checked with aws-lc-rs directly, with a timestamp inside the window;
+//!   checked with aws-lc-rs directly, with a timestamp inside the window,
+//!   and a nonce not answered `0000` before for a timestamp that is still
+//!   inside the window (docs/PROTOCOL.md §5: a nonce is refused until its
+//!   timestamp + window, and free again after);
 //! - a request the harness signed correctly, with a fresh nonce, the time
 //!   now, `application/json` and a body the parser accepts, gets `0000`.
 #![no_main]
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use axum::Router;
@@ -46,8 +49,9 @@ struct Harness {
     runtime: tokio::runtime::Runtime,
     router: Router,
     key: SigningKey,
-    /// Nonces of requests answered `0000`: a reused one is refused.
-    used_nonces: Mutex<HashSet<String>>,
+    /// Nonces of requests answered `0000`, with the latest such request's
+    /// timestamp: the nonce is refused until that timestamp + `WINDOW`.
+    used_nonces: Mutex<HashMap<String, i64>>,
 }
 
 fn harness() -> &'static Harness {
@@ -98,7 +102,7 @@ fn harness() -> &'static Harness {
             runtime,
             router,
             key: SigningKey::from_pem(VECTOR_PRIVATE_KEY_PEM).expect("the vector private key"),
-            used_nonces: Mutex::new(HashSet::new()),
+            used_nonces: Mutex::new(HashMap::new()),
         }
     })
 }
@@ -252,9 +256,12 @@ fuzz_target!(|data: &[u8]| {
             vector_key_signed(&message, &signature),
             "0000 for a request not signed by the merchant's key"
         );
+        // `at` is read after the answer, so the server decided at or
+        // before it: a nonce live at `at` was live then too.
+        let earlier = h.used_nonces.lock().unwrap().insert(nonce.clone(), ts_value);
         assert!(
-            h.used_nonces.lock().unwrap().insert(nonce.clone()),
-            "0000 for a reused nonce"
+            earlier.is_none_or(|earlier| at > earlier + WINDOW),
+            "0000 for a nonce still inside the window of an earlier 0000"
         );
     } else if harness_signs
         && !corrupt
@@ -269,7 +276,11 @@ fuzz_target!(|data: &[u8]| {
         && extra.is_empty()
         && (6..=32).contains(&nonce.len())
         && nonce.bytes().all(|b| b.is_ascii_alphanumeric())
-        && !h.used_nonces.lock().unwrap().contains(&nonce)
+        // `timestamp` is the clock before sending: the nonce was free
+        // when the server decided.
+        && h.used_nonces.lock().unwrap().get(&nonce).is_none_or(|&earlier| {
+            timestamp.parse::<i64>().is_ok_and(|before| before > earlier + WINDOW)
+        })
         && payfac_server::fuzzing::parse_profile(body).is_ok()
         && status != StatusCode::SERVICE_UNAVAILABLE
     {
