@@ -258,7 +258,11 @@ fuzz_target!(|data: &[u8]| {
         );
         // `at` is read after the answer, so the server decided at or
         // before it: a nonce live at `at` was live then too.
-        let earlier = h.used_nonces.lock().unwrap().insert(nonce.clone(), ts_value);
+        let earlier = h
+            .used_nonces
+            .lock()
+            .unwrap()
+            .insert(nonce.clone(), ts_value);
         assert!(
             earlier.is_none_or(|earlier| at > earlier + WINDOW),
             "0000 for a nonce still inside the window of an earlier 0000"
