@@ -145,18 +145,21 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
 /// `payfac_http_requests_in_flight`: up while a request is handled
 /// (its body still arriving included), down when it is answered or
 /// dropped, so a cancelled request does not leave the gauge high.
-struct InFlight;
+/// The gauge's handle is looked up once, not twice per request.
+struct InFlight(&'static metrics::Gauge);
 
 impl InFlight {
     fn enter() -> Self {
-        metrics::gauge!("payfac_http_requests_in_flight").increment(1.0);
-        Self
+        static GAUGE: OnceLock<metrics::Gauge> = OnceLock::new();
+        let gauge = GAUGE.get_or_init(|| metrics::gauge!("payfac_http_requests_in_flight"));
+        gauge.increment(1.0);
+        Self(gauge)
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!("payfac_http_requests_in_flight").decrement(1.0);
+        self.0.decrement(1.0);
     }
 }
 
