@@ -93,53 +93,83 @@ fn next_request_id() -> String {
 
 /// Request id, span, log line and metrics for every request.
 pub async fn track_requests(request: Request, next: Next) -> Response {
-    let started = Instant::now();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().clone();
-    let request_id = next_request_id();
-    let _in_flight = InFlight::enter();
-    let span = tracing::info_span!("request", id = %request_id, %method, %route);
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let trace = RequestTrace::start(request.method(), route);
+    let response = next.run(request).instrument(trace.span.clone()).await;
+    trace.finish(response)
+}
 
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    let code = response
-        .extensions()
-        .get::<ResultCode>()
-        .map(|code| code.0)
-        .unwrap_or("-");
-    let merchant = response
-        .extensions()
-        .get::<MerchantLabel>()
-        .map(|label| label.0.as_str())
-        .unwrap_or("-");
-    span.in_scope(|| {
-        tracing::info!(
-            status,
-            code,
-            merchant,
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            "request"
-        );
-    });
-    let status_label = status.to_string();
-    metrics::counter!(
-        "payfac_http_requests_total",
-        "route" => route.clone(),
-        "status" => status_label,
-        "code" => code
-    )
-    .increment(1);
-    metrics::histogram!("payfac_http_request_duration_seconds", "route" => route)
-        .record(elapsed.as_secs_f64());
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
+/// One request as the logs and metrics see it, from its head to its
+/// answer. The router's requests get theirs from `track_requests`; the
+/// gateway's shortcut (`crate::gateway::Shortcut`) starts one itself, so
+/// both write the same line and the same metrics.
+pub struct RequestTrace {
+    started: Instant,
+    route: String,
+    request_id: String,
+    /// What the handling runs in, so its own events carry the request id.
+    pub span: tracing::Span,
+    _in_flight: InFlight,
+}
+
+impl RequestTrace {
+    /// `route` is the matched route pattern, never the raw path.
+    pub fn start(method: &axum::http::Method, route: String) -> Self {
+        let request_id = next_request_id();
+        let _in_flight = InFlight::enter();
+        let span = tracing::info_span!("request", id = %request_id, %method, %route);
+        Self {
+            started: Instant::now(),
+            route,
+            request_id,
+            span,
+            _in_flight,
+        }
     }
-    response
+
+    /// Logs the answer, counts it, and hands it back with its
+    /// `x-request-id`.
+    pub fn finish(self, mut response: Response) -> Response {
+        let elapsed = self.started.elapsed();
+        let status = response.status().as_u16();
+        let code = response
+            .extensions()
+            .get::<ResultCode>()
+            .map(|code| code.0)
+            .unwrap_or("-");
+        let merchant = response
+            .extensions()
+            .get::<MerchantLabel>()
+            .map(|label| label.0.as_str())
+            .unwrap_or("-");
+        self.span.in_scope(|| {
+            tracing::info!(
+                status,
+                code,
+                merchant,
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                "request"
+            );
+        });
+        let status_label = status.to_string();
+        metrics::counter!(
+            "payfac_http_requests_total",
+            "route" => self.route.clone(),
+            "status" => status_label,
+            "code" => code
+        )
+        .increment(1);
+        metrics::histogram!("payfac_http_request_duration_seconds", "route" => self.route)
+            .record(elapsed.as_secs_f64());
+        if let Ok(value) = HeaderValue::from_str(&self.request_id) {
+            response.headers_mut().insert("x-request-id", value);
+        }
+        response
+    }
 }
 
 /// `payfac_http_requests_in_flight`: up while a request is handled

@@ -75,8 +75,15 @@ pub struct Storefront;
 /// the handler set itself is kept.
 pub async fn harden(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    harden_headers(&mut response, state.config.insecure_cookies);
+    response
+}
+
+/// What `harden` does to one response; the gateway's shortcut calls it
+/// directly.
+pub fn harden_headers(response: &mut Response, insecure_cookies: bool) {
     if response.extensions().get::<Storefront>().is_some() {
-        return response;
+        return;
     }
     let html = response
         .headers()
@@ -84,10 +91,9 @@ pub async fn harden(State(state): State<AppState>, request: Request, next: Next)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/html"));
     if !html {
-        return response;
+        return;
     }
-    let hsts =
-        (!state.config.insecure_cookies).then_some((header::STRICT_TRANSPORT_SECURITY, HSTS));
+    let hsts = (!insecure_cookies).then_some((header::STRICT_TRANSPORT_SECURITY, HSTS));
     let headers = response.headers_mut();
     for (name, value) in [
         (
@@ -105,5 +111,4 @@ pub async fn harden(State(state): State<AppState>, request: Request, next: Next)
             .entry(name)
             .or_insert(HeaderValue::from_static(value));
     }
-    response
 }
