@@ -33,16 +33,18 @@ pub async fn redeem_code_in_query(
     // the sub-request's own query is the browser's again (Caddy keeps it
     // when it rewrites the path), and redeeming it here would send the
     // browser to /_payfac/auth.
+    let path = request.uri().path();
     if request.method() != Method::GET
-        || request.uri().path().starts_with("/pay-fac")
-        || crate::forward_auth::is_auth_path(request.uri().path())
+        || path == "/pay-fac"
+        || path.starts_with("/pay-fac/")
+        || crate::forward_auth::is_auth_path(path)
     {
         return next.run(request).await;
     }
     let Some(code_text) = code_in(query) else {
         return next.run(request).await;
     };
-    let location = safe_location(request.uri().path(), &query_without_code(query));
+    let location = safe_location(path, &query_without_code(query));
     let outcome = sign_in(&state, &code_text, request.headers()).await;
     sign_in_response(outcome, &location)
 }

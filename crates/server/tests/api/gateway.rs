@@ -486,3 +486,19 @@ async fn after_logout_the_storefront_gets_no_identity() {
     assert!(payfac_headers(&echoed).is_empty(), "{echoed}");
     assert!(echoed["headers"]["cookie"].is_null());
 }
+
+#[tokio::test]
+async fn a_code_on_a_path_that_only_starts_like_the_merchant_api_is_redeemed() {
+    // `/pay-fac` and `/pay-fac/…` are payfac's; `/pay-facade` is the
+    // storefront's, so its code is redeemed here and never forwarded.
+    let (app, upstream) = gateway().await;
+    for path in [
+        "/pay-facade?authorizationCode=bad",
+        "/pay-fac.html?authorizationCode=bad",
+    ] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), 303, "{path}");
+        assert!(session_set_by(&response).is_none());
+    }
+    assert!(upstream.upstream.seen.lock().unwrap().is_empty());
+}
