@@ -24,10 +24,13 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
+
+use crate::gateway::{Link, Shortcut};
 
 /// Descriptors kept free for everything but client connections: database
 /// connections, the SQLite files, logs.
@@ -59,10 +62,12 @@ struct Registry {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets the
-/// open requests finish.
+/// open requests finish. With a `shortcut` (gateway mode), the requests it
+/// takes skip the router, and each connection gets its own upstream link.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    shortcut: Option<Shortcut>,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
@@ -77,6 +82,7 @@ pub async fn serve(
         .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
     let builder = Arc::new(builder);
+    let shortcut = shortcut.map(Arc::new);
     tokio::pin!(shutdown);
     'accepting: loop {
         let (stream, peer) = tokio::select! {
@@ -121,6 +127,7 @@ pub async fn serve(
         };
         let service = TowerToHyperService::new(Counted {
             inner: router.clone(),
+            gateway: shortcut.clone().map(|shortcut| (shortcut, Link::default())),
             tracked: tracked.clone(),
             peer,
             epoch,
@@ -220,6 +227,8 @@ fn millis_since(epoch: Instant) -> u64 {
 #[derive(Clone)]
 struct Counted {
     inner: Router,
+    /// Gateway mode: the shortcut, and this connection's upstream link.
+    gateway: Option<(Arc<Shortcut>, Link)>,
     tracked: Arc<Tracked>,
     epoch: Instant,
     /// The client's address, for handlers as axum's `ConnectInfo` (the
@@ -238,15 +247,26 @@ impl tower::Service<axum::http::Request<hyper::body::Incoming>> for Counted {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut request: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&mut self, request: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
+        let busy = Busy::start(self.tracked.clone(), self.epoch);
+        let mut request = request.map(Body::new);
+        if let Some((shortcut, link)) = &self.gateway {
+            if shortcut.takes(&request) {
+                let (shortcut, link, peer) = (shortcut.clone(), link.clone(), self.peer.ip());
+                return Box::pin(async move {
+                    let response = shortcut.proxy(request, peer, link).await;
+                    drop(busy);
+                    Ok(response)
+                });
+            }
+            request.extensions_mut().insert(link.clone());
+        }
         request
             .extensions_mut()
             .insert(axum::extract::ConnectInfo(self.peer));
-        let busy = Busy::start(self.tracked.clone(), self.epoch);
         let router = self.inner.clone();
         Box::pin(async move {
-            let response =
-                tower::ServiceExt::oneshot(router, request.map(axum::body::Body::new)).await;
+            let response = tower::ServiceExt::oneshot(router, request).await;
             drop(busy);
             response
         })

@@ -86,6 +86,8 @@ async fn not_found(
 pub struct Application {
     listener: TcpListener,
     pub(crate) router: Router,
+    /// Gateway mode's way past `router` for the storefront's requests.
+    shortcut: Option<gateway::Shortcut>,
     metrics_listener: Option<TcpListener>,
     /// The admin API's own listener, when configured.
     admin: Option<(TcpListener, Router)>,
@@ -167,6 +169,7 @@ impl Application {
             listener,
             metrics_listener,
             admin: admin_listener.map(|l| (l, crate::admin::router(state.clone()))),
+            shortcut: gateway::Shortcut::of(&state),
             router: router(state),
             limits,
         })
@@ -217,17 +220,18 @@ impl Application {
             let _ = signalled.wait_for(|stop| *stop).await;
             tokio::time::sleep(grace).await;
         };
-        let mut served = vec![(self.listener, self.router)];
-        served.extend(self.metrics_listener.map(|l| (l, metrics_router())));
-        served.extend(self.admin);
+        let mut served = vec![(self.listener, self.router, self.shortcut)];
+        served.extend(self.metrics_listener.map(|l| (l, metrics_router(), None)));
+        served.extend(self.admin.map(|(l, router)| (l, router, None)));
         let limits = self.limits;
-        let serving =
-            futures_util::future::join_all(served.into_iter().map(|(listener, router)| {
+        let serving = futures_util::future::join_all(served.into_iter().map(
+            |(listener, router, shortcut)| {
                 let mut stopped = stopped.clone();
-                connections::serve(listener, router, limits, async move {
+                connections::serve(listener, router, shortcut, limits, async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 })
-            }));
+            },
+        ));
         let result = tokio::select! {
             results = serving => results.into_iter().collect(),
             () = grace_over => {

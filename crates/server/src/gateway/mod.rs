@@ -10,48 +10,48 @@
 //! answers it first, so the code never reaches the upstream's logs.
 
 mod hygiene;
+mod shortcut;
+mod upstream;
 
-use std::net::SocketAddr;
-use std::time::Duration;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::uri::{Authority, PathAndQuery, Scheme};
+use axum::http::uri::{Authority, PathAndQuery};
 use axum::http::{HeaderValue, StatusCode, Uri, Version, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::any;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use payfac_store::unix_now;
 
 use crate::pages::{CurrentBuyer, presented_session};
 use crate::{AppState, Config, api, pages};
 
-/// The upstream and the pooled HTTP/1.1 client that reaches it.
+pub use shortcut::Shortcut;
+pub use upstream::Link;
+use upstream::{Endpoint, Failure};
+
+/// The upstream: where it is, and the `Host` its requests carry.
 #[derive(Clone)]
 pub struct Upstream {
-    client: Client<HttpConnector, Body>,
-    scheme: Scheme,
-    authority: Authority,
-    response_timeout: Duration,
+    endpoint: Endpoint,
+    host: HeaderValue,
 }
 
 impl Upstream {
     pub fn new(url: &Uri, config: &Config) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(config.upstream_connect_timeout));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let authority: Authority = url
+            .authority()
+            .cloned()
+            .expect("parse_upstream checked the authority");
         Self {
-            client,
-            scheme: url.scheme().cloned().unwrap_or(Scheme::HTTP),
-            authority: url
-                .authority()
-                .cloned()
-                .expect("parse_upstream checked the authority"),
-            response_timeout: config.upstream_response_timeout,
+            host: HeaderValue::from_str(authority.as_str())
+                .expect("an authority is a valid header value"),
+            endpoint: Endpoint {
+                authority,
+                connect_timeout: config.upstream_connect_timeout,
+                response_timeout: config.upstream_response_timeout,
+            },
         }
     }
 }
@@ -101,24 +101,44 @@ fn reserved(path: &str) -> bool {
     })
 }
 
+/// The router's path to the upstream: payfac's own namespaces answer
+/// 404 here; the rest of the requests `Shortcut` does not take go on.
 async fn forward(State(state): State<AppState>, request: Request) -> Response {
     let path = request.uri().path();
     if path == "/pay-fac" || path.starts_with("/pay-fac/") {
         return api::unknown_route().await.into_response();
     }
-    if reserved(path) {
-        let buyer = current_buyer(&state, request.headers().clone()).await;
-        return pages::not_found(State(state), buyer).await;
-    }
-    let Some(upstream) = state.upstream.clone() else {
-        let buyer = current_buyer(&state, request.headers().clone()).await;
-        return pages::not_found(State(state), buyer).await;
+    let upstream = match state.upstream.clone() {
+        Some(upstream) if !reserved(path) => upstream,
+        _ => {
+            let buyer = current_buyer(&state, request.headers().clone()).await;
+            return pages::not_found(State(state), buyer).await;
+        }
     };
-    let (mut parts, body) = request.into_parts();
-    let peer = parts
-        .extensions
+    let peer = request
+        .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip());
+    let link = request
+        .extensions()
+        .get::<Link>()
+        .cloned()
+        .unwrap_or_default();
+    proxy(&state, &upstream, &link, peer, request).await
+}
+
+/// Streams `request` to the upstream on `link` and its answer back: the
+/// request loses hop-by-hop headers, payfac's session cookie and any
+/// client-made `X-Payfac-*`, and gains `X-Forwarded-*` and, for a
+/// signed-in buyer, the identity headers.
+async fn proxy(
+    state: &AppState,
+    upstream: &Upstream,
+    link: &Link,
+    peer: Option<IpAddr>,
+    request: Request,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
     let host = parts
         .headers
         .get(header::HOST)
@@ -126,11 +146,11 @@ async fn forward(State(state): State<AppState>, request: Request) -> Response {
         .map(str::to_owned)
         .or_else(|| parts.uri.authority().map(|a| a.to_string()));
     let headers = &mut parts.headers;
-    let session = presented_session(headers, &state);
+    let session = presented_session(headers, state);
     hygiene::remove_hop_by_hop(headers);
     hygiene::remove_session_cookie(headers);
-    headers.remove(header::HOST);
     headers.remove(header::EXPECT);
+    headers.insert(header::HOST, upstream.host.clone());
     let proto = if state.config.insecure_cookies {
         "http"
     } else {
@@ -147,46 +167,28 @@ async fn forward(State(state): State<AppState>, request: Request) -> Response {
             unix_now(),
         )
         .await;
-
-    parts.uri = match Uri::builder()
-        .scheme(upstream.scheme.clone())
-        .authority(upstream.authority.clone())
-        .path_and_query(
-            parts
-                .uri
-                .path_and_query()
-                .cloned()
-                .unwrap_or(PathAndQuery::from_static("/")),
-        )
-        .build()
-    {
-        Ok(uri) => uri,
-        Err(_) => return StatusCode::BAD_REQUEST.into_response(),
-    };
+    // Origin-form, as an HTTP/1.1 request to an origin server is sent.
+    parts.uri = Uri::from(
+        parts
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or(PathAndQuery::from_static("/")),
+    );
     parts.version = Version::HTTP_11;
-    let sent = upstream.client.request(Request::from_parts(parts, body));
-    match tokio::time::timeout(upstream.response_timeout, sent).await {
-        Ok(Ok(response)) => {
+    match upstream
+        .endpoint
+        .send(link, Request::from_parts(parts, body))
+        .await
+    {
+        Ok(response) => {
             let (mut parts, body) = response.into_parts();
             hygiene::remove_hop_by_hop(&mut parts.headers);
             // The storefront's pages keep their own security headers.
             parts.extensions.insert(pages::Storefront);
             Response::from_parts(parts, Body::new(body))
         }
-        Ok(Err(error)) => {
-            let timed_out = error.is_connect() && caused_by_timeout(&error);
-            let reason = match (error.is_connect(), timed_out) {
-                (_, true) => "connect_timeout",
-                (true, false) => "connect",
-                (false, _) => "failed",
-            };
-            tracing::warn!(reason, error = %error_chain(&error), "upstream request failed");
-            fault(reason)
-        }
-        Err(_) => {
-            tracing::warn!(reason = "timeout", "upstream response timed out");
-            fault("timeout")
-        }
+        Err(failure) => fault(failure),
     }
 }
 
@@ -202,14 +204,16 @@ async fn current_buyer(state: &AppState, headers: axum::http::HeaderMap) -> Curr
 }
 
 /// 502 or 504 with a short page, counted by reason.
-fn fault(reason: &'static str) -> Response {
+fn fault(failure: Failure) -> Response {
+    let reason = failure.reason();
+    tracing::warn!(reason, "upstream request failed");
     metrics::counter!("payfac_upstream_errors_total", "reason" => reason).increment(1);
-    let (status, text) = match reason {
-        "timeout" | "connect_timeout" => (
+    let (status, text) = match failure {
+        Failure::Timeout | Failure::ConnectTimeout => (
             StatusCode::GATEWAY_TIMEOUT,
             "The store took too long to answer. Please try again.",
         ),
-        _ => (
+        Failure::Connect | Failure::Failed => (
             StatusCode::BAD_GATEWAY,
             "The store is unavailable right now. Please try again.",
         ),
@@ -223,31 +227,6 @@ fn fault(reason: &'static str) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-fn caused_by_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        if error
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-        {
-            return true;
-        }
-        current = error.source();
-    }
-    false
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut current = error.source();
-    while let Some(error) = current {
-        text.push_str(": ");
-        text.push_str(&error.to_string());
-        current = error.source();
-    }
-    text
 }
 
 #[cfg(test)]

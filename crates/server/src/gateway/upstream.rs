@@ -1,0 +1,151 @@
+//! The HTTP/1.1 connections to the upstream.
+//!
+//! Each client connection gets its own upstream connection (a [`Link`]),
+//! opened with its first proxied request and reused for the next ones, as
+//! nginx's `keepalive` does for one worker. A client connection handles
+//! one request at a time, so its link is never contended: no pool, no
+//! lock held across a request, no task per request to hand a connection
+//! back while its body still streams (what a shared pool such as
+//! hyper-util's costs on every request). The number of upstream
+//! connections is so bounded by `--max-connections`, and an idle one is
+//! closed with its client connection (the header read timeout) or by the
+//! upstream's own keep-alive timeout, after which the next request opens a
+//! fresh one.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::uri::Authority;
+use axum::http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// The upstream connection of one client connection; empty until its
+/// first proxied request and after the upstream closed it.
+#[derive(Clone, Default)]
+pub struct Link(Arc<Mutex<Option<SendRequest<Body>>>>);
+
+/// Why a request did not get the upstream's response head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No connection within the connect timeout.
+    ConnectTimeout,
+    /// The connection was refused or reset while opening.
+    Connect,
+    /// The connection failed while the request was sent or answered.
+    Failed,
+    /// No response head within the response timeout.
+    Timeout,
+}
+
+impl Failure {
+    /// The `reason` label of `payfac_upstream_errors_total`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::ConnectTimeout => "connect_timeout",
+            Self::Connect => "connect",
+            Self::Failed => "failed",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
+/// Where the upstream is and how long to wait for it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub authority: Authority,
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+}
+
+impl Endpoint {
+    /// Sends `request` (origin-form URI, `Host` set) on `link`'s
+    /// connection, or on a new one when the link has none or the upstream
+    /// closed it; answers the response head, its body streaming.
+    pub async fn send(
+        &self,
+        link: &Link,
+        request: Request<Body>,
+    ) -> Result<Response<Incoming>, Failure> {
+        match tokio::time::timeout(self.response_timeout, self.send_on(link, request)).await {
+            Ok(answer) => answer,
+            Err(_) => Err(Failure::Timeout),
+        }
+    }
+
+    async fn send_on(
+        &self,
+        link: &Link,
+        mut request: Request<Body>,
+    ) -> Result<Response<Incoming>, Failure> {
+        let kept = link.0.lock().expect("upstream link").take();
+        if let Some(mut sender) = kept
+            && sender.ready().await.is_ok()
+        {
+            match sender.try_send_request(request).await {
+                Ok(response) => {
+                    link.keep(sender);
+                    return Ok(response);
+                }
+                // The upstream closed the kept connection before the
+                // request was written: safe to send it again, on a new
+                // connection, whatever its method.
+                Err(mut error) => match error.take_message() {
+                    Some(unsent) => request = unsent,
+                    None => {
+                        tracing::warn!(error = %error.error(), "upstream request failed");
+                        return Err(Failure::Failed);
+                    }
+                },
+            }
+        }
+        let mut sender = self.connect().await?;
+        match sender.send_request(request).await {
+            Ok(response) => {
+                link.keep(sender);
+                Ok(response)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "upstream request failed");
+                Err(Failure::Failed)
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Body>, Failure> {
+        let address = (
+            self.authority.host(),
+            self.authority.port_u16().unwrap_or(80),
+        );
+        let stream =
+            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(address)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "upstream connect failed");
+                    return Err(Failure::Connect);
+                }
+                Err(_) => return Err(Failure::ConnectTimeout),
+            };
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "upstream handshake failed");
+                Failure::Connect
+            })?;
+        tokio::spawn(async move {
+            // Ends when either side closes; the next request reconnects.
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+}
+
+impl Link {
+    fn keep(&self, sender: SendRequest<Body>) {
+        *self.0.lock().expect("upstream link") = Some(sender);
+    }
+}
