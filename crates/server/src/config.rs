@@ -51,8 +51,9 @@ pub struct Config {
     pub upstream: Option<axum::http::Uri>,
     /// Longest wait for a connection to the upstream.
     pub upstream_connect_timeout: Duration,
-    /// Longest wait for the upstream's response head once the request is
-    /// sent; bodies stream without a deadline.
+    /// Longest time from the start of sending a request (an upload
+    /// included) to the upstream's response head, once connected; response
+    /// bodies stream without a deadline.
     pub upstream_response_timeout: Duration,
     /// Forward auth (`/_payfac/auth`): original paths under these prefixes
     /// are answered `401` without a live session.

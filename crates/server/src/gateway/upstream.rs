@@ -12,6 +12,7 @@
 //! upstream's own keep-alive timeout, after which the next request opens a
 //! fresh one.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,55 +65,34 @@ pub struct Endpoint {
 impl Endpoint {
     /// Sends `request` (origin-form URI, `Host` set) on `link`'s
     /// connection, or on a new one when the link has none or the upstream
-    /// closed it; answers the response head, its body streaming.
+    /// closed it; answers the response head, its body streaming. The
+    /// connect timeout bounds opening a connection, the response timeout
+    /// the rest: writing the request (an upload included) and waiting for
+    /// the head.
     pub async fn send(
         &self,
         link: &Link,
         request: Request<Body>,
     ) -> Result<Response<Incoming>, Failure> {
-        match tokio::time::timeout(self.response_timeout, self.send_on(link, request)).await {
-            Ok(answer) => answer,
-            Err(_) => Err(Failure::Timeout),
-        }
+        let kept = link.0.lock().expect("upstream link").take();
+        let request = match kept {
+            Some(sender) => match self.timed(reuse(sender, request, link)).await? {
+                Reused::Answered(response) => return Ok(response),
+                Reused::Unsent(request) => request,
+            },
+            None => request,
+        };
+        let sender = self.connect().await?;
+        self.timed(first(sender, request, link)).await
     }
 
-    async fn send_on(
+    async fn timed<T>(
         &self,
-        link: &Link,
-        mut request: Request<Body>,
-    ) -> Result<Response<Incoming>, Failure> {
-        let kept = link.0.lock().expect("upstream link").take();
-        if let Some(mut sender) = kept
-            && sender.ready().await.is_ok()
-        {
-            match sender.try_send_request(request).await {
-                Ok(response) => {
-                    link.keep(sender);
-                    return Ok(response);
-                }
-                // The upstream closed the kept connection before the
-                // request was written: safe to send it again, on a new
-                // connection, whatever its method.
-                Err(mut error) => match error.take_message() {
-                    Some(unsent) => request = unsent,
-                    None => {
-                        tracing::warn!(error = %error.error(), "upstream request failed");
-                        return Err(Failure::Failed);
-                    }
-                },
-            }
-        }
-        let mut sender = self.connect().await?;
-        match sender.send_request(request).await {
-            Ok(response) => {
-                link.keep(sender);
-                Ok(response)
-            }
-            Err(error) => {
-                tracing::warn!(%error, "upstream request failed");
-                Err(Failure::Failed)
-            }
-        }
+        exchange: impl Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        tokio::time::timeout(self.response_timeout, exchange)
+            .await
+            .unwrap_or(Err(Failure::Timeout))
     }
 
     async fn connect(&self) -> Result<SendRequest<Body>, Failure> {
@@ -141,6 +121,54 @@ impl Endpoint {
             let _ = connection.await;
         });
         Ok(sender)
+    }
+}
+
+/// What became of a request offered to a kept connection.
+enum Reused {
+    Answered(Response<Incoming>),
+    /// The connection was gone before the request was written: safe to
+    /// send it again on a new one, whatever its method.
+    Unsent(Request<Body>),
+}
+
+async fn reuse(
+    mut sender: SendRequest<Body>,
+    request: Request<Body>,
+    link: &Link,
+) -> Result<Reused, Failure> {
+    if sender.ready().await.is_err() {
+        return Ok(Reused::Unsent(request));
+    }
+    match sender.try_send_request(request).await {
+        Ok(response) => {
+            link.keep(sender);
+            Ok(Reused::Answered(response))
+        }
+        Err(mut error) => match error.take_message() {
+            Some(unsent) => Ok(Reused::Unsent(unsent)),
+            None => {
+                tracing::warn!(error = %error.error(), "upstream request failed");
+                Err(Failure::Failed)
+            }
+        },
+    }
+}
+
+async fn first(
+    mut sender: SendRequest<Body>,
+    request: Request<Body>,
+    link: &Link,
+) -> Result<Response<Incoming>, Failure> {
+    match sender.send_request(request).await {
+        Ok(response) => {
+            link.keep(sender);
+            Ok(response)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "upstream request failed");
+            Err(Failure::Failed)
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 //! hand-off verified with an independent JWT library, streaming, and the
 //! upstream's faults.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jsonwebtoken::jwk::JwkSet;
@@ -501,4 +503,60 @@ async fn a_code_on_a_path_that_only_starts_like_the_merchant_api_is_redeemed() {
         assert!(session_set_by(&response).is_none());
     }
     assert!(upstream.upstream.seen.lock().unwrap().is_empty());
+}
+
+/// A storefront that answers one request per connection and then closes
+/// it without saying so, as one whose keep-alive timeout is shorter than
+/// payfac's: the connections it accepted.
+async fn storefront_closing_each_connection() -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut received = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !received.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => received.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+            });
+        }
+    });
+    (url, accepted)
+}
+
+#[tokio::test]
+async fn a_storefront_closing_idle_connections_costs_no_request() {
+    let (url, accepted) = storefront_closing_each_connection().await;
+    let app = gateway_to(&url, |_| {}).await;
+    // One client connection (reqwest keeps it alive) and so one upstream
+    // link, whose connection the storefront closes after every answer:
+    // each next request, a POST too, goes out on a fresh connection.
+    for round in 0..3 {
+        let response = if round == 1 {
+            app.http
+                .post(format!("{}/form", app.address))
+                .body("a=1")
+                .send()
+                .await
+                .unwrap()
+        } else {
+            app.get("/page", None).await
+        };
+        assert_eq!(response.status(), 200, "round {round}");
+        assert_eq!(response.text().await.unwrap(), "ok");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
 }
