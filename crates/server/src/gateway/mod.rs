@@ -167,14 +167,7 @@ async fn proxy(
             unix_now(),
         )
         .await;
-    // Origin-form, as an HTTP/1.1 request to an origin server is sent.
-    parts.uri = Uri::from(
-        parts
-            .uri
-            .path_and_query()
-            .cloned()
-            .unwrap_or(PathAndQuery::from_static("/")),
-    );
+    parts.uri = origin_form(&parts.uri);
     parts.version = Version::HTTP_11;
     match upstream
         .endpoint
@@ -189,6 +182,31 @@ async fn proxy(
             Response::from_parts(parts, Body::new(body))
         }
         Err(failure) => fault(failure),
+    }
+}
+
+/// The URI as an HTTP/1.1 request to an origin server carries it: path
+/// and query only. A `GET` with `authorizationCode` never gets here
+/// (`pages::redeem_code_in_query` answers it); a code on any other method
+/// is not redeemed (a link checker's `HEAD` must not burn it) and is
+/// dropped from the query, so no live code reaches the storefront's logs.
+fn origin_form(uri: &Uri) -> Uri {
+    let path = uri.path();
+    match uri.query() {
+        Some(query) if pages::has_code(query) => {
+            let kept = pages::query_without_code(query);
+            let path_and_query = if kept.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}?{kept}")
+            };
+            Uri::try_from(path_and_query).expect("a part of a valid URI is one")
+        }
+        _ => Uri::from(
+            uri.path_and_query()
+                .cloned()
+                .unwrap_or(PathAndQuery::from_static("/")),
+        ),
     }
 }
 
@@ -248,6 +266,20 @@ mod tests {
             "http://",
         ] {
             assert!(parse_upstream(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn origin_form_drops_codes_and_keeps_the_rest_as_sent() {
+        for (uri, sent) in [
+            ("http://shop/a/b?x=1&y=%20", "/a/b?x=1&y=%20"),
+            ("http://shop", "/"),
+            ("/p?authorizationCode=c1", "/p"),
+            ("/p?a=1&authorizationCode=c1&b=2", "/p?a=1&b=2"),
+            ("/p?authorizationCode=c1&authorizationCode=c2", "/p"),
+        ] {
+            let uri: Uri = uri.parse().unwrap();
+            assert_eq!(origin_form(&uri), sent, "{uri}");
         }
     }
 

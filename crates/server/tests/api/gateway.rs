@@ -560,3 +560,36 @@ async fn a_storefront_closing_idle_connections_costs_no_request() {
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test]
+async fn a_code_on_another_method_is_neither_redeemed_nor_passed_on() {
+    let (app, upstream) = gateway().await;
+    let code = app.code_for("HEAD1").await;
+    let address = &app.address;
+    let head = app
+        .http
+        .head(format!("{address}/shop?a=1&authorizationCode={code}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert!(session_set_by(&head).is_none());
+    let post = app
+        .http
+        .post(format!("{address}/form?authorizationCode={code}"))
+        .body("x=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 200);
+    assert_eq!(
+        *upstream.upstream.seen.lock().unwrap(),
+        ["HEAD /shop?a=1", "POST /form"]
+    );
+    // Still unused: the GET the merchant sent the buyer to signs in.
+    let response = app
+        .get(&format!("/shop?authorizationCode={code}"), None)
+        .await;
+    assert_eq!(response.status(), 303);
+    assert!(session_set_by(&response).is_some());
+}
