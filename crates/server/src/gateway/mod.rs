@@ -255,6 +255,7 @@ mod tests {
     fn upstream_urls() {
         assert!(parse_upstream("http://127.0.0.1:3000").is_ok());
         assert!(parse_upstream("http://shop.internal/").is_ok());
+        assert!(parse_upstream("http://[::1]:8080").is_ok());
         for bad in [
             "",
             "shop:3000",

@@ -96,19 +96,19 @@ impl Endpoint {
     }
 
     async fn connect(&self) -> Result<SendRequest<Body>, Failure> {
-        let address = (
-            self.authority.host(),
-            self.authority.port_u16().unwrap_or(80),
-        );
-        let stream =
-            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(address)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(error)) => {
-                    tracing::warn!(%error, "upstream connect failed");
-                    return Err(Failure::Connect);
-                }
-                Err(_) => return Err(Failure::ConnectTimeout),
-            };
+        let stream = match tokio::time::timeout(
+            self.connect_timeout,
+            TcpStream::connect(socket_target(&self.authority)),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "upstream connect failed");
+                return Err(Failure::Connect);
+            }
+            Err(_) => return Err(Failure::ConnectTimeout),
+        };
         let _ = stream.set_nodelay(true);
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -122,6 +122,17 @@ impl Endpoint {
         });
         Ok(sender)
     }
+}
+
+/// The host and port to connect to: an IPv6 literal without its brackets
+/// (`[::1]` is how a URL writes `::1`), port 80 when the URL has none.
+fn socket_target(authority: &Authority) -> (&str, u16) {
+    let host = authority.host();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|inner| inner.strip_suffix(']'))
+        .unwrap_or(host);
+    (host, authority.port_u16().unwrap_or(80))
 }
 
 /// What became of a request offered to a kept connection.
@@ -175,5 +186,23 @@ async fn first(
 impl Link {
     fn keep(&self, sender: SendRequest<Body>) {
         *self.0.lock().expect("upstream link") = Some(sender);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_targets() {
+        for (authority, target) in [
+            ("shop.internal", ("shop.internal", 80)),
+            ("127.0.0.1:3000", ("127.0.0.1", 3000)),
+            ("[::1]:8080", ("::1", 8080)),
+            ("[fd00::2]", ("fd00::2", 80)),
+        ] {
+            let authority: Authority = authority.parse().unwrap();
+            assert_eq!(socket_target(&authority), target);
+        }
     }
 }

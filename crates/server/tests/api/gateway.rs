@@ -505,12 +505,12 @@ async fn a_code_on_a_path_that_only_starts_like_the_merchant_api_is_redeemed() {
     assert!(upstream.upstream.seen.lock().unwrap().is_empty());
 }
 
-/// A storefront that answers one request per connection and then closes
-/// it without saying so, as one whose keep-alive timeout is shorter than
-/// payfac's: the connections it accepted.
-async fn storefront_closing_each_connection() -> (String, Arc<AtomicUsize>) {
+/// A storefront on `ip` that answers one request per connection and then
+/// closes it without saying so, as one whose keep-alive timeout is shorter
+/// than payfac's: its URL, and the connections it accepted.
+async fn storefront_closing_each_connection(ip: &str) -> (String, Arc<AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let accepted = Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
@@ -538,7 +538,7 @@ async fn storefront_closing_each_connection() -> (String, Arc<AtomicUsize>) {
 
 #[tokio::test]
 async fn a_storefront_closing_idle_connections_costs_no_request() {
-    let (url, accepted) = storefront_closing_each_connection().await;
+    let (url, accepted) = storefront_closing_each_connection("127.0.0.1").await;
     let app = gateway_to(&url, |_| {}).await;
     // One client connection (reqwest keeps it alive) and so one upstream
     // link, whose connection the storefront closes after every answer:
@@ -592,4 +592,15 @@ async fn a_code_on_another_method_is_neither_redeemed_nor_passed_on() {
         .await;
     assert_eq!(response.status(), 303);
     assert!(session_set_by(&response).is_some());
+}
+
+#[tokio::test]
+async fn an_ipv6_literal_upstream_is_reached() {
+    let (url, accepted) = storefront_closing_each_connection("::1").await;
+    assert!(url.starts_with("http://[::1]:"), "{url}");
+    let app = gateway_to(&url, |_| {}).await;
+    let response = app.get("/page", None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "ok");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
