@@ -125,6 +125,12 @@ pub struct Args {
     /// what any proxy costs on this machine.
     #[arg(long, value_name = "PATH")]
     pub nginx: Option<std::path::PathBuf>,
+    /// Gateway mode: CPU microseconds the storefront spends on each page
+    /// before answering (a busy loop standing for rendering), to see the
+    /// proxy's cost next to a storefront doing real work; the target is
+    /// measured with 0, a page that costs nothing.
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = 0)]
+    pub page_work_us: u64,
     /// Instead of the timed phases: GET /_payfac/auth with a signed-in
     /// buyer's cookie (a proxy's forward-auth sub-request) against GET
     /// /healthz, in one run.

@@ -95,7 +95,8 @@ pub fn run(
         .thread_name("storefront")
         .enable_all()
         .build()?;
-    let storefront = upstream_rt.block_on(start_storefront())?;
+    let page_work = Duration::from_micros(args.page_work_us);
+    let storefront = upstream_rt.block_on(start_storefront(page_work))?;
     let config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         insecure_cookies: true,
@@ -148,14 +149,18 @@ pub fn run(
     let ratio = proxied.rate() / direct.rate();
     let nginx_ratio = sides.get(2).map(|(_, side)| side.rate() / direct.rate());
     println!(
-        "GET {PAGE_PATH} ({} connections, {} s each)",
-        args.connections, args.duration
+        "GET {PAGE_PATH} ({} connections, {} s each, {} µs of storefront work per page)",
+        args.connections, args.duration, args.page_work_us
     );
     for (label, side) in &sides {
         println!("{}", side.line(label));
         println!("{}", side.cpu_line());
     }
-    println!("proxied ÷ direct = {ratio:.2} (target ≥ 0.50)");
+    if args.page_work_us == 0 {
+        println!("proxied ÷ direct = {ratio:.2} (target ≥ 0.50)");
+    } else {
+        println!("proxied ÷ direct = {ratio:.2} (the target is for a page that costs nothing)");
+    }
     if let Some(nginx_ratio) = nginx_ratio {
         println!(
             "nginx ÷ direct = {nginx_ratio:.2}; payfac ÷ nginx = {:.2}",
@@ -167,6 +172,7 @@ pub fn run(
             "{}",
             serde_json::json!({
                 "connections": args.connections,
+                "page_work_us": args.page_work_us,
                 "direct_rps": direct.rate(),
                 "proxied_rps": proxied.rate(),
                 "ratio": ratio,
@@ -182,11 +188,16 @@ pub fn run(
 
 /// The storefront: a fixed page, and `x-identity: yes` when the request
 /// carried payfac's token.
-async fn start_storefront() -> anyhow::Result<SocketAddr> {
+/// The storefront; each page first keeps its thread busy for `work`.
+async fn start_storefront(work: Duration) -> anyhow::Result<SocketAddr> {
     static PAGE: &str = include_str!("gateway_page.html");
     let app = axum::Router::new().route(
         PAGE_PATH,
-        axum::routing::get(|headers: axum::http::HeaderMap| async move {
+        axum::routing::get(move |headers: axum::http::HeaderMap| async move {
+            let started = Instant::now();
+            while started.elapsed() < work {
+                std::hint::spin_loop();
+            }
             let identity = if headers.contains_key("x-payfac-identity") {
                 "yes"
             } else {
