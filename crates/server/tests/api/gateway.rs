@@ -604,3 +604,45 @@ async fn an_ipv6_literal_upstream_is_reached() {
     assert_eq!(response.text().await.unwrap(), "ok");
     assert_eq!(accepted.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn an_upload_refused_before_it_is_read_leaves_the_next_request_unharmed() {
+    let (app, upstream) = gateway().await;
+    let address = &app.address;
+    let within = |seconds| Duration::from_secs(seconds);
+    let refused = tokio::time::timeout(
+        within(20),
+        app.http
+            .post(format!("{address}/refuse-upload"))
+            .body(vec![b'x'; LARGE])
+            .send(),
+    )
+    .await
+    .expect("the refusal arrives");
+    // The storefront answers 413 and closes its connection under the rest
+    // of the upload. When the closed socket fails payfac's write before
+    // the 413 is read, hyper's client reports the write error: a 502. The
+    // browser may equally see its own connection closed mid-upload. Never
+    // a hang.
+    if let Ok(response) = refused {
+        assert!(
+            [413, 502].contains(&response.status().as_u16()),
+            "{}",
+            response.status()
+        );
+    }
+    // The next request, on the same client when it kept its connection,
+    // is answered at once, not after the 60 s response timeout.
+    let next = tokio::time::timeout(within(10), echo(&app, "/after", &[]))
+        .await
+        .expect("the next request is answered");
+    assert_eq!(next["uri"], "/after");
+    assert!(
+        upstream
+            .upstream
+            .seen
+            .lock()
+            .unwrap()
+            .contains(&"POST /refuse-upload".to_owned())
+    );
+}

@@ -42,6 +42,7 @@ impl Upstream {
             .route("/upload", post(upload))
             .route("/download", get(download))
             .route("/slow", get(slow))
+            .route("/refuse-upload", post(refuse_upload))
             .fallback(echo)
             .with_state(upstream.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -96,6 +97,13 @@ async fn echo(State(upstream): State<Upstream>, request: Request) -> Response {
     headers.append("set-cookie", "store_theme=dark; Path=/".parse().unwrap());
     headers.insert("x-store", "echo".parse().unwrap());
     response
+}
+
+/// `413` at once, without reading the upload, as a storefront with a
+/// body limit answers.
+async fn refuse_upload(State(upstream): State<Upstream>, request: Request) -> Response {
+    upstream.record(&request);
+    StatusCode::PAYLOAD_TOO_LARGE.into_response()
 }
 
 /// Counts an upload's bytes as they stream in; says when the first arrived.
