@@ -505,10 +505,17 @@ async fn a_code_on_a_path_that_only_starts_like_the_merchant_api_is_redeemed() {
     assert!(upstream.upstream.seen.lock().unwrap().is_empty());
 }
 
-/// A storefront on `ip` that answers one request per connection and then
-/// closes it without saying so, as one whose keep-alive timeout is shorter
-/// than payfac's: its URL, and the connections it accepted.
-async fn storefront_closing_each_connection(ip: &str) -> (String, Arc<AtomicUsize>) {
+/// The answer of `storefront_closing_each_connection`.
+const OK_11: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+/// A storefront on `ip` that answers one request per connection with
+/// `answer` and then closes it without saying so, as one whose keep-alive
+/// timeout is shorter than payfac's: its URL, and the connections it
+/// accepted.
+async fn storefront_closing_each_connection(
+    ip: &str,
+    answer: &'static [u8],
+) -> (String, Arc<AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -527,9 +534,7 @@ async fn storefront_closing_each_connection(ip: &str) -> (String, Arc<AtomicUsiz
                         Ok(n) => received.extend_from_slice(&buffer[..n]),
                     }
                 }
-                let _ = stream
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                    .await;
+                let _ = stream.write_all(answer).await;
             });
         }
     });
@@ -538,7 +543,7 @@ async fn storefront_closing_each_connection(ip: &str) -> (String, Arc<AtomicUsiz
 
 #[tokio::test]
 async fn a_storefront_closing_idle_connections_costs_no_request() {
-    let (url, accepted) = storefront_closing_each_connection("127.0.0.1").await;
+    let (url, accepted) = storefront_closing_each_connection("127.0.0.1", OK_11).await;
     let app = gateway_to(&url, |_| {}).await;
     // One client connection (reqwest keeps it alive) and so one upstream
     // link, whose connection the storefront closes after every answer:
@@ -596,7 +601,7 @@ async fn a_code_on_another_method_is_neither_redeemed_nor_passed_on() {
 
 #[tokio::test]
 async fn an_ipv6_literal_upstream_is_reached() {
-    let (url, accepted) = storefront_closing_each_connection("::1").await;
+    let (url, accepted) = storefront_closing_each_connection("::1", OK_11).await;
     assert!(url.starts_with("http://[::1]:"), "{url}");
     let app = gateway_to(&url, |_| {}).await;
     let response = app.get("/page", None).await;
@@ -645,4 +650,20 @@ async fn an_upload_refused_before_it_is_read_leaves_the_next_request_unharmed() 
             .unwrap()
             .contains(&"POST /refuse-upload".to_owned())
     );
+}
+
+#[tokio::test]
+async fn payfac_answers_in_its_own_http_version_behind_an_http_1_0_storefront() {
+    // RFC 9110 §6.2: a proxy sends its own version. An HTTP/1.0 answer
+    // passed on as such would also close the browser's connection after
+    // every page. This one has no length: its body ends with the close.
+    let (url, _) =
+        storefront_closing_each_connection("127.0.0.1", b"HTTP/1.0 200 OK\r\n\r\nold").await;
+    let app = gateway_to(&url, |_| {}).await;
+    for _ in 0..2 {
+        let response = app.get("/page", None).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.version(), reqwest::Version::HTTP_11);
+        assert_eq!(response.text().await.unwrap(), "old");
+    }
 }
