@@ -1,6 +1,7 @@
 //! What changes on the way through the gateway: hop-by-hop headers
-//! (RFC 9110 §7.6.1), payfac's session cookie, and the `X-Forwarded-*`
-//! headers the upstream reads the browser's view from.
+//! (RFC 9110 §7.6.1), payfac's session cookie, the `X-Forwarded-*`
+//! headers the upstream reads the browser's view from, and redirects to
+//! the upstream's own address.
 
 use std::net::IpAddr;
 
@@ -103,9 +104,75 @@ pub fn set_forwarded(
     );
 }
 
+/// A `Location` naming the upstream's own address (`http://{authority}`,
+/// which a storefront builds from the `Host` payfac sends it, or
+/// `https://{authority}` from that `Host` and `X-Forwarded-Proto`)
+/// becomes the same path on payfac's origin (`/…`), as nginx's
+/// `proxy_redirect default` does: the browser never learns the internal
+/// address, and stays on the front door. Every other `Location` is kept.
+pub fn relocate(headers: &mut HeaderMap, authority: &str) {
+    let Some(location) = headers.get(header::LOCATION) else {
+        return;
+    };
+    let Ok(location) = location.to_str() else {
+        return;
+    };
+    let Some(rest) = strip_prefix_ignoring_case(location, "http://")
+        .or_else(|| strip_prefix_ignoring_case(location, "https://"))
+        .and_then(|rest| strip_prefix_ignoring_case(rest, authority))
+    else {
+        return;
+    };
+    let relative = match rest.chars().next() {
+        None => "/".to_owned(),
+        Some('/') if !rest.starts_with("//") => rest.to_owned(),
+        Some('?' | '#') => format!("/{rest}"),
+        // Another host or port that starts the same (`:30001`), or a
+        // path a browser would read as a host.
+        _ => return,
+    };
+    if let Ok(value) = HeaderValue::from_str(&relative) {
+        headers.insert(header::LOCATION, value);
+    }
+}
+
+fn strip_prefix_ignoring_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirects_to_the_upstream_stay_on_payfac() {
+        for (location, sent) in [
+            ("http://shop:3000/cart?x=1", "/cart?x=1"),
+            ("HTTP://Shop:3000/cart", "/cart"),
+            ("http://shop:3000", "/"),
+            ("http://shop:3000?x=1", "/?x=1"),
+            ("http://shop:30001/cart", "http://shop:30001/cart"),
+            (
+                "http://shop:3000.evil.example/",
+                "http://shop:3000.evil.example/",
+            ),
+            (
+                "http://shop:3000//evil.example",
+                "http://shop:3000//evil.example",
+            ),
+            ("https://shop:3000/cart", "/cart"),
+            ("ftp://shop:3000/cart", "ftp://shop:3000/cart"),
+            ("https://pay.example/return", "https://pay.example/return"),
+            ("/already/relative", "/already/relative"),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::LOCATION, HeaderValue::from_str(location).unwrap());
+            relocate(&mut headers, "shop:3000");
+            assert_eq!(headers[header::LOCATION], sent, "{location}");
+        }
+    }
 
     #[test]
     fn hop_by_hop_and_connection_named_headers_go() {

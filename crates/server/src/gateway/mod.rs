@@ -177,6 +177,7 @@ async fn proxy(
         Ok(response) => {
             let (mut parts, body) = response.into_parts();
             hygiene::remove_hop_by_hop(&mut parts.headers);
+            hygiene::relocate(&mut parts.headers, upstream.endpoint.authority.as_str());
             // payfac's own version (RFC 9110 §6.2), not the storefront's:
             // hyper answers an HTTP/1.0 client in 1.0 by itself, and an
             // HTTP/1.0 answer would close a 1.1 client's connection.

@@ -667,3 +667,13 @@ async fn payfac_answers_in_its_own_http_version_behind_an_http_1_0_storefront() 
         assert_eq!(response.text().await.unwrap(), "old");
     }
 }
+
+#[tokio::test]
+async fn a_redirect_to_the_storefronts_own_address_stays_on_payfac() {
+    let (app, upstream) = gateway().await;
+    let response = app.get("/moved", None).await;
+    assert_eq!(response.status(), 302);
+    // The storefront wrote its own address, from the Host payfac sent.
+    assert_eq!(response.headers()["location"], "/new?from=moved");
+    assert_eq!(*upstream.upstream.seen.lock().unwrap(), ["GET /moved"]);
+}

@@ -43,6 +43,7 @@ impl Upstream {
             .route("/download", get(download))
             .route("/slow", get(slow))
             .route("/refuse-upload", post(refuse_upload))
+            .route("/moved", get(moved))
             .fallback(echo)
             .with_state(upstream.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -97,6 +98,18 @@ async fn echo(State(upstream): State<Upstream>, request: Request) -> Response {
     headers.append("set-cookie", "store_theme=dark; Path=/".parse().unwrap());
     headers.insert("x-store", "echo".parse().unwrap());
     response
+}
+
+/// `302` to `/new` on the address the request named in `Host`, as a
+/// framework builds an absolute redirect.
+async fn moved(State(upstream): State<Upstream>, request: Request) -> Response {
+    upstream.record(&request);
+    let host = request.headers()["host"].to_str().unwrap().to_owned();
+    (
+        StatusCode::FOUND,
+        [("location", format!("http://{host}/new?from=moved"))],
+    )
+        .into_response()
 }
 
 /// `413` at once, without reading the upload, as a storefront with a
