@@ -302,7 +302,7 @@ enum Kind {
 
 fn kind_of(request: &Request) -> Option<Kind> {
     let path = request.uri().path();
-    if path == "/pay-fac" || path.starts_with("/pay-fac/") {
+    if crate::api::owns(path) {
         Some(Kind::MerchantApi)
     } else if crate::forward_auth::is_auth_path(path) {
         // A sign-in when the original request the proxy describes is one.

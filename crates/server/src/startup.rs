@@ -66,15 +66,16 @@ fn metrics_router() -> Router {
 }
 
 /// Unknown paths: the merchant API's namespace answers with the 10001
-/// envelope, everything else with a 404 page.
-async fn not_found(
+/// envelope, everything else with a 404 page. Gateway mode's catch-all
+/// answers payfac's own unrouted paths with it too.
+pub(crate) async fn not_found(
     state: axum::extract::State<AppState>,
     uri: axum::http::Uri,
     buyer: pages::CurrentBuyer,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let path = uri.path();
-    if path == "/pay-fac" || path.starts_with("/pay-fac/") {
+    if api::owns(path) {
         api::unknown_route().await.into_response()
     } else {
         pages::not_found(state, buyer).await

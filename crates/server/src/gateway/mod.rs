@@ -95,25 +95,22 @@ pub fn routes() -> Router<AppState> {
 /// Paths payfac keeps even when they are not routes: the merchant API's
 /// namespace and payfac's own buyer routes.
 fn reserved(path: &str) -> bool {
-    ["/pay-fac", "/_payfac"].iter().any(|prefix| {
-        path.strip_prefix(prefix)
+    api::owns(path)
+        || path
+            .strip_prefix("/_payfac")
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    })
 }
 
 /// The router's path to the upstream: payfac's own namespaces answer
 /// 404 here; the rest of the requests `Shortcut` does not take go on.
 async fn forward(State(state): State<AppState>, request: Request) -> Response {
-    let path = request.uri().path();
-    if path == "/pay-fac" || path.starts_with("/pay-fac/") {
-        return api::unknown_route().await.into_response();
-    }
-    let upstream = match state.upstream.clone() {
-        Some(upstream) if !reserved(path) => upstream,
-        _ => {
-            let buyer = current_buyer(&state, request.headers().clone()).await;
-            return pages::not_found(State(state), buyer).await;
-        }
+    let Some(upstream) = state
+        .upstream
+        .clone()
+        .filter(|_| !reserved(request.uri().path()))
+    else {
+        let buyer = current_buyer(&state, request.headers().clone()).await;
+        return crate::startup::not_found(State(state), request.uri().clone(), buyer).await;
     };
     let peer = request
         .extensions()
@@ -294,6 +291,7 @@ mod tests {
         assert!(reserved("/_payfac"));
         assert!(reserved("/_payfac/x"));
         assert!(reserved("/pay-fac/M/v1/x"));
+        assert!(!reserved("/pay-facade"));
         assert!(!reserved("/_payfacade"));
         assert!(!reserved("/"));
     }

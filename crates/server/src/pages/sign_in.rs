@@ -35,8 +35,7 @@ pub async fn redeem_code_in_query(
     // browser to /_payfac/auth.
     let path = request.uri().path();
     if request.method() != Method::GET
-        || path == "/pay-fac"
-        || path.starts_with("/pay-fac/")
+        || crate::api::owns(path)
         || crate::forward_auth::is_auth_path(path)
     {
         return next.run(request).await;
