@@ -64,7 +64,7 @@ impl Shortcut {
         } else {
             "/{*path}"
         };
-        let trace = RequestTrace::start(request.method(), route.to_owned());
+        let trace = RequestTrace::start(request.method(), route);
         let mut response = proxy(&self.state, &self.upstream, &link, Some(peer), request)
             .instrument(trace.span.clone())
             .await;
