@@ -677,3 +677,22 @@ async fn a_redirect_to_the_storefronts_own_address_stays_on_payfac() {
     assert_eq!(response.headers()["location"], "/new?from=moved");
     assert_eq!(*upstream.upstream.seen.lock().unwrap(), ["GET /moved"]);
 }
+
+#[tokio::test]
+async fn proxied_requests_carry_a_request_id_and_are_counted_under_their_route() {
+    // Statuses no other test asks for, so the counters are this test's.
+    let (app, _upstream) = gateway().await;
+    for (path, route, status) in [
+        ("/?status=226", "/", 226),
+        ("/deep/page?status=227", "/{*path}", 227),
+    ] {
+        let response = app.get(path, None).await;
+        assert_eq!(response.status(), status, "{path}");
+        assert!(response.headers().contains_key("x-request-id"), "{path}");
+        let counted = format!(
+            r#"payfac_http_requests_total{{route="{route}",status="{status}",code="-"}} 1"#
+        );
+        let metrics = app.metrics().await;
+        assert!(metrics.contains(&counted), "{counted} in {metrics}");
+    }
+}
