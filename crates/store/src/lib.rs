@@ -79,7 +79,7 @@ pub trait Store: OperatorStore + Send + Sync + 'static {
     async fn redeem_code(&self, redemption: Redemption) -> Result<RedeemOutcome, StoreError>;
 
     /// The buyer of a live session; refreshes its idle timer at most once a
-    /// minute.
+    /// minute. A session pending the buyer's consent is not one.
     async fn session_buyer(
         &self,
         session: SessionKey,
@@ -89,15 +89,26 @@ pub trait Store: OperatorStore + Send + Sync + 'static {
 
     async fn end_session(&self, session: SessionKey) -> Result<(), StoreError>;
 
-    /// Makes a live session that waits for the buyer's consent (created by
-    /// `redeem_code` with a short `expires_at`) a full one ending at
-    /// `expires_at`, and ends `replaces`, in one transaction. `false` when
-    /// the pending session is over or unknown (then nothing changes).
+    /// The buyer of a live session that waits for the buyer's consent
+    /// (created by `redeem_code` with `pending`); a full session is not
+    /// one.
+    async fn pending_buyer(
+        &self,
+        session: SessionKey,
+        now: i64,
+    ) -> Result<Option<Buyer>, StoreError>;
+
+    /// Makes a live pending session a full one, ending `max_secs` after it
+    /// was created (never later: a session's end is capped at its
+    /// creation + `--session-max-secs`), and ends `replaces`, in one
+    /// transaction. `false` when the session is over, unknown or not
+    /// pending (then nothing changes): a full session cannot be confirmed
+    /// again to push its end back.
     async fn confirm_session(
         &self,
         pending: SessionKey,
         now: i64,
-        expires_at: i64,
+        max_secs: i64,
         replaces: Option<SessionKey>,
     ) -> Result<bool, StoreError>;
 

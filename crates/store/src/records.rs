@@ -38,6 +38,9 @@ pub enum SyncOutcome {
 pub struct NewSession {
     pub secret_hash: SecretHash,
     pub expires_at: i64,
+    /// Waits for the buyer's consent: never accepted as a session until
+    /// `Store::confirm_session` makes it one.
+    pub pending: bool,
 }
 
 /// A session as a browser presents it: the row id and the hash of the

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_admin_api.sql"),
     include_str!("migrations/006_identity_keys.sql"),
     include_str!("migrations/007_server_secrets.sql"),
+    include_str!("migrations/008_pending_sessions.sql"),
 ];
 
 /// Advisory lock key of the migrator ("payfac" in ASCII). Advisory locks

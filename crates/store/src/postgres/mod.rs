@@ -73,14 +73,22 @@ impl Store for PostgresStore {
         sessions::end_session(&self.pool, &session).await
     }
 
+    async fn pending_buyer(
+        &self,
+        session: SessionKey,
+        now: i64,
+    ) -> Result<Option<Buyer>, StoreError> {
+        sessions::pending_buyer(&self.pool, &session, now).await
+    }
+
     async fn confirm_session(
         &self,
         pending: SessionKey,
         now: i64,
-        expires_at: i64,
+        max_secs: i64,
         replaces: Option<SessionKey>,
     ) -> Result<bool, StoreError> {
-        sessions::confirm_session(&self.pool, &pending, now, expires_at, replaces.as_ref()).await
+        sessions::confirm_session(&self.pool, &pending, now, max_secs, replaces.as_ref()).await
     }
 
     async fn server_secret(&self, name: &str, candidate: [u8; 32]) -> Result<Vec<u8>, StoreError> {

@@ -29,9 +29,10 @@ use crate::{RedeemOutcome, Redemption, RejectReason};
 const REDEEM_CODES: &str = concat!(
     "WITH input AS (
         SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::bytea[],
-                             $5::bytea[], $6::bigint[])
+                             $5::bytea[], $6::bigint[], $8::boolean[])
             WITH ORDINALITY AS t(code_id, code_hash, replaces_id, replaces_hash,
-                                 session_hash, session_expires_at, position)
+                                 session_hash, session_expires_at, session_pending,
+                                 position)
     ), candidate AS (
         SELECT DISTINCT ON (code_id, code_hash) code_id, code_hash, position
         FROM input ORDER BY code_id, code_hash, position
@@ -46,8 +47,10 @@ const REDEEM_CODES: &str = concat!(
         USING input i JOIN consumed k ON k.position = i.position
         WHERE s.id = i.replaces_id AND s.secret_hash = i.replaces_hash
     ), created AS (
-        INSERT INTO sessions (secret_hash, user_id, created_at, last_seen_at, expires_at)
-        SELECT i.session_hash, k.user_id, $7::bigint, $7::bigint, i.session_expires_at
+        INSERT INTO sessions (secret_hash, user_id, created_at, last_seen_at, expires_at,
+                              pending)
+        SELECT i.session_hash, k.user_id, $7::bigint, $7::bigint, i.session_expires_at,
+               i.session_pending
         FROM input i JOIN consumed k ON k.position = i.position
         RETURNING id, user_id, secret_hash
     )
@@ -111,6 +114,7 @@ async fn attempt(
         .collect();
     let session_hashes: Vec<&[u8]> = calls.iter().map(|r| &r.session.secret_hash.0[..]).collect();
     let session_expiries: Vec<i64> = calls.iter().map(|r| r.session.expires_at).collect();
+    let session_pending: Vec<bool> = calls.iter().map(|r| r.session.pending).collect();
     let now = calls.iter().map(|r| r.now).max().unwrap_or_default();
     let rows = client
         .query(
@@ -123,6 +127,7 @@ async fn attempt(
                 &session_hashes,
                 &session_expiries,
                 &now,
+                &session_pending,
             ],
         )
         .await?;

@@ -16,11 +16,12 @@ const TOUCH_INTERVAL_SECS: i64 = 60;
 const SESSION_BUYER: &str = concat!(
     "WITH live AS (
         SELECT user_id FROM sessions
-        WHERE id = $1::bigint AND secret_hash = $2::bytea AND expires_at > $3::bigint
-          AND last_seen_at > $3::bigint - $4::bigint
+        WHERE id = $1::bigint AND secret_hash = $2::bytea AND NOT pending
+          AND expires_at > $3::bigint AND last_seen_at > $3::bigint - $4::bigint
     ), touched AS (
         UPDATE sessions SET last_seen_at = $3::bigint
-        WHERE id = $1::bigint AND secret_hash = $2::bytea AND expires_at > $3::bigint
+        WHERE id = $1::bigint AND secret_hash = $2::bytea AND NOT pending
+          AND expires_at > $3::bigint
           AND last_seen_at > $3::bigint - $4::bigint
           AND last_seen_at <= $3::bigint - $5::bigint
     )
@@ -52,6 +53,31 @@ pub(super) async fn session_buyer(
     Ok(row.as_ref().map(buyer_from_row).transpose()?)
 }
 
+/// The buyer of a live session pending the buyer's consent.
+const PENDING_BUYER: &str = concat!(
+    "SELECT ",
+    buyer_columns!(),
+    " FROM sessions s JOIN buyers b ON b.user_id = s.user_id
+    WHERE s.id = $1::bigint AND s.secret_hash = $2::bytea AND s.pending
+      AND s.expires_at > $3::bigint"
+);
+
+pub(super) async fn pending_buyer(
+    pool: &Pool,
+    session: &SessionKey,
+    now: i64,
+) -> Result<Option<Buyer>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client.prepare_cached(PENDING_BUYER).await?;
+    let row = client
+        .query_opt(
+            &statement,
+            &[&session.id.0, &&session.secret_hash.0[..], &now],
+        )
+        .await?;
+    Ok(row.as_ref().map(buyer_from_row).transpose()?)
+}
+
 pub(super) async fn end_session(pool: &Pool, session: &SessionKey) -> Result<(), StoreError> {
     let client = pool.get().await?;
     let statement = client
@@ -63,12 +89,14 @@ pub(super) async fn end_session(pool: &Pool, session: &SessionKey) -> Result<(),
     Ok(())
 }
 
-/// Makes a live pending session a full one and ends the one it replaces,
-/// in one statement; `false` when the pending session is over or unknown.
+/// Makes a live pending session a full one, ending `max_secs` after its
+/// creation, and ends the one it replaces, in one statement; `false` when
+/// the session is over, unknown or not pending.
 const CONFIRM_SESSION: &str = "
 WITH confirmed AS (
-    UPDATE sessions SET expires_at = $3::bigint, last_seen_at = $4::bigint
-    WHERE id = $1::bigint AND secret_hash = $2::bytea AND expires_at > $4::bigint
+    UPDATE sessions
+    SET pending = false, expires_at = created_at + $3::bigint, last_seen_at = $4::bigint
+    WHERE id = $1::bigint AND secret_hash = $2::bytea AND pending AND expires_at > $4::bigint
     RETURNING id
 ), ended AS (
     DELETE FROM sessions
@@ -81,7 +109,7 @@ pub(super) async fn confirm_session(
     pool: &Pool,
     pending: &SessionKey,
     now: i64,
-    expires_at: i64,
+    max_secs: i64,
     replaces: Option<&SessionKey>,
 ) -> Result<bool, StoreError> {
     let client = pool.get().await?;
@@ -96,7 +124,7 @@ pub(super) async fn confirm_session(
             &[
                 &pending.id.0,
                 &&pending.secret_hash.0[..],
-                &expires_at,
+                &max_secs,
                 &now,
                 &old_id,
                 &old_hash,

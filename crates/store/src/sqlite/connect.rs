@@ -35,6 +35,10 @@ impl SqliteStore {
             // buyers; SQLite's default 2 MiB cache re-read them from the OS
             // on almost every job once the file grew.
             connection.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+            // Deleted rows are overwritten with zeros, not left in free
+            // space: an erased buyer's email and names must not stay in
+            // the file (`erase_buyer` also empties the WAL afterwards).
+            connection.pragma_update(None, "secure_delete", "ON")?;
             migrate(&connection)?;
             Ok(connection)
         })
@@ -43,8 +47,26 @@ impl SqliteStore {
         Ok(Self {
             _checkpointer: spawn_checkpointer(path.clone()),
             writer: Writer::start(connection),
-            readers: Readers::new(path),
+            readers: Readers::new(path.clone()),
+            path,
         })
+    }
+
+    /// Copies the whole WAL into the database and truncates it to zero
+    /// bytes, so rows deleted (and zeroed, `secure_delete`) before the call
+    /// are in neither file any more. Waits for readers and the writer
+    /// (busy timeout); `false` when one held on past it.
+    pub(super) async fn truncate_wal(&self) -> Result<bool, StoreError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
+            let connection = Connection::open(&path)?;
+            configure(&connection)?;
+            let busy: i64 =
+                connection.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+            Ok(busy == 0)
+        })
+        .await
+        .map_err(|error| StoreError::Unavailable(error.to_string()))?
     }
 }
 

@@ -16,6 +16,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_admin_api.sql"),
     include_str!("migrations/006_identity_keys.sql"),
     include_str!("migrations/007_server_secrets.sql"),
+    include_str!("migrations/008_pending_sessions.sql"),
 ];
 
 pub(super) fn migrate(connection: &Connection) -> Result<(), StoreError> {

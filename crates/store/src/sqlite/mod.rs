@@ -35,6 +35,8 @@ pub struct SqliteStore {
     readers: Readers,
     /// Dropping it stops the checkpoint thread.
     _checkpointer: std::sync::mpsc::Sender<()>,
+    /// The database file, for checkpoints outside the writer.
+    path: std::path::PathBuf,
 }
 
 #[async_trait]
@@ -80,16 +82,26 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn pending_buyer(
+        &self,
+        session: SessionKey,
+        now: i64,
+    ) -> Result<Option<Buyer>, StoreError> {
+        self.readers
+            .read(move |connection| sessions::pending_buyer(connection, &session, now))
+            .await
+    }
+
     async fn confirm_session(
         &self,
         pending: SessionKey,
         now: i64,
-        expires_at: i64,
+        max_secs: i64,
         replaces: Option<SessionKey>,
     ) -> Result<bool, StoreError> {
         self.writer
             .write(move |connection| {
-                sessions::confirm_session(connection, &pending, now, expires_at, replaces.as_ref())
+                sessions::confirm_session(connection, &pending, now, max_secs, replaces.as_ref())
             })
             .await
     }

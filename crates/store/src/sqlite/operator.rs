@@ -73,11 +73,27 @@ impl OperatorStore for SqliteStore {
             .await
     }
 
+    /// The rows are zeroed as they are deleted (`secure_delete`); the WAL
+    /// still holds the pages as they were until it is truncated, which is
+    /// done at once. If a reader holds the WAL past the busy timeout the
+    /// erase still stands, and the frames are overwritten once the WAL
+    /// starts over after a later complete checkpoint.
     async fn erase_buyer(&self, buyer: &BuyerRef, now: i64) -> Result<Option<Erased>, StoreError> {
         let buyer = buyer.clone();
-        self.writer
+        let erased = self
+            .writer
             .write(move |connection| buyers_admin::erase(connection, &buyer, now))
-            .await
+            .await?;
+        if erased.is_some() {
+            match self.truncate_wal().await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!("after an erase the WAL could not be emptied: busy"),
+                Err(error) => {
+                    tracing::warn!(%error, "after an erase the WAL could not be emptied");
+                }
+            }
+        }
+        Ok(erased)
     }
 
     async fn create_admin_token(
@@ -125,5 +141,101 @@ impl OperatorStore for SqliteStore {
         self.readers
             .read(move |connection| admin_tokens::log(connection, limit))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use payfac_domain::{BuyerProfile, Email, MerchantId, MerchantUserNo, Nonce, PersonName};
+
+    use super::*;
+    use crate::{Store, SyncRequest};
+
+    fn sync(nonce: &str, email: &str, last_name: &str) -> SyncRequest {
+        SyncRequest {
+            merchant: MerchantId::parse("M1").unwrap(),
+            nonce: Nonce::parse(nonce).unwrap(),
+            signed_at: 1_900_000_000,
+            window: 300,
+            profile: BuyerProfile {
+                merchant_user_no: MerchantUserNo::parse("ERASE-ME-1").unwrap(),
+                email: Email::parse(email).unwrap(),
+                first_name: Some(PersonName::parse("first", "Quixotica").unwrap()),
+                last_name: Some(PersonName::parse("last", last_name).unwrap()),
+            },
+            new_user_id: crate::new_user_id(),
+            code_hash: payfac_domain::SecretHash::of(nonce),
+            code_expires_at: 2_000_000_000,
+            now: 1_900_000_000,
+        }
+    }
+
+    /// Finding 7 of the second review: after an erase, neither the
+    /// database file nor its WAL holds the buyer's email or names, in any
+    /// version the buyer had (an update leaves the old one behind too).
+    #[tokio::test]
+    async fn an_erased_buyer_leaves_no_bytes_on_disk() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("erase.db");
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        store
+            .sync_user(sync("nonce0001", "first-mail@zzyzx.example", "Vandersloot"))
+            .await
+            .unwrap();
+        store
+            .sync_user(sync(
+                "nonce0002",
+                "second-mail@zzyzx.example",
+                "Vanderbloom",
+            ))
+            .await
+            .unwrap();
+        // Let the checkpointer copy both versions into the database file.
+        store.truncate_wal().await.unwrap();
+        let buyer = BuyerRef::Merchant {
+            merchant: MerchantId::parse("M1").unwrap(),
+            merchant_user_no: MerchantUserNo::parse("ERASE-ME-1").unwrap(),
+        };
+        assert!(
+            store
+                .erase_buyer(&buyer, 1_900_000_001)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // While the store is open (a clean shutdown would checkpoint and
+        // delete the WAL, hiding what it held), and after it closed.
+        assert_no_trace(directory.path());
+        drop(store);
+        assert_no_trace(directory.path());
+    }
+
+    fn assert_no_trace(directory: &std::path::Path) {
+        let mut files = 0;
+        for entry in std::fs::read_dir(directory).unwrap() {
+            let file = entry.unwrap().path();
+            // The WAL and shm files go when the last connection closes.
+            let Ok(bytes) = std::fs::read(&file) else {
+                continue;
+            };
+            files += 1;
+            for secret in [
+                "first-mail@zzyzx",
+                "second-mail@zzyzx",
+                "Quixotica",
+                "Vandersloot",
+                "Vanderbloom",
+                "ERASE-ME-1",
+            ] {
+                assert!(
+                    !bytes
+                        .windows(secret.len())
+                        .any(|window| window == secret.as_bytes()),
+                    "{secret} is still in {}",
+                    file.display()
+                );
+            }
+        }
+        assert!(files >= 1);
     }
 }

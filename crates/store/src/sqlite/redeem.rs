@@ -33,8 +33,8 @@ pub(super) fn redeem_code(
     }
     let session: i64 = connection
         .prepare_cached(
-            "INSERT INTO sessions (secret_hash, user_id, created_at, last_seen_at, expires_at)
-             VALUES (?1, ?2, ?3, ?3, ?4)
+            "INSERT INTO sessions (secret_hash, user_id, created_at, last_seen_at, expires_at, pending)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5)
              RETURNING id",
         )?
         .query_row(
@@ -42,7 +42,8 @@ pub(super) fn redeem_code(
                 &redemption.session.secret_hash.0[..],
                 user_id,
                 now,
-                redemption.session.expires_at
+                redemption.session.expires_at,
+                redemption.session.pending
             ],
             |row| row.get(0),
         )?;

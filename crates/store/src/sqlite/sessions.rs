@@ -23,12 +23,31 @@ pub(super) fn session_buyer(
         .prepare_cached(&format!(
             "{BUYER_COLUMNS}, s.last_seen_at FROM sessions s
              JOIN buyers b ON b.user_id = s.user_id
-             WHERE s.id = ?1 AND s.secret_hash = ?2
+             WHERE s.id = ?1 AND s.secret_hash = ?2 AND s.pending = 0
                AND s.expires_at > ?3 AND s.last_seen_at > ?3 - ?4"
         ))?
         .query_row(
             params![session.id.0, &session.secret_hash.0[..], now, idle_secs],
             |row| Ok((buyer_from_row(row)?, row.get(6)?)),
+        )
+        .optional()
+}
+
+/// The buyer of a live session pending the buyer's consent.
+pub(super) fn pending_buyer(
+    connection: &Connection,
+    session: &SessionKey,
+    now: i64,
+) -> Result<Option<Buyer>, rusqlite::Error> {
+    connection
+        .prepare_cached(&format!(
+            "{BUYER_COLUMNS} FROM sessions s
+             JOIN buyers b ON b.user_id = s.user_id
+             WHERE s.id = ?1 AND s.secret_hash = ?2 AND s.pending = 1 AND s.expires_at > ?3"
+        ))?
+        .query_row(
+            params![session.id.0, &session.secret_hash.0[..], now],
+            buyer_from_row,
         )
         .optional()
 }
@@ -55,25 +74,25 @@ pub(super) fn end_session(connection: &Connection, session: &SessionKey) -> Resu
     Ok(())
 }
 
-/// Makes a live session (pending a buyer's consent) a full one: its end
-/// moves to `expires_at`, and the session it replaces ends. `false` when
-/// the pending session is over or unknown.
+/// Makes a live pending session a full one: its end moves to `max_secs`
+/// after its creation, and the session it replaces ends. `false` when the
+/// session is over, unknown or not pending.
 pub(super) fn confirm_session(
     connection: &Connection,
     pending: &SessionKey,
     now: i64,
-    expires_at: i64,
+    max_secs: i64,
     replaces: Option<&SessionKey>,
 ) -> Result<bool, StoreError> {
     let changed = connection
         .prepare_cached(
-            "UPDATE sessions SET expires_at = ?3, last_seen_at = ?4
-             WHERE id = ?1 AND secret_hash = ?2 AND expires_at > ?4",
+            "UPDATE sessions SET pending = 0, expires_at = created_at + ?3, last_seen_at = ?4
+             WHERE id = ?1 AND secret_hash = ?2 AND pending = 1 AND expires_at > ?4",
         )?
         .execute(params![
             pending.id.0,
             &pending.secret_hash.0[..],
-            expires_at,
+            max_secs,
             now
         ])?;
     if changed == 1

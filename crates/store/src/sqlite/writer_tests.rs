@@ -118,6 +118,7 @@ impl Harness {
             session: NewSession {
                 secret_hash: SecretHash::of(&random_alphanumeric(33)),
                 expires_at: NOW + 3_600,
+                pending: false,
             },
             replaces: None,
         };

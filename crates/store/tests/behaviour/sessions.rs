@@ -20,6 +20,28 @@ async fn session(t: &TestStore, user_no: &str) -> SessionKey {
     )
 }
 
+/// A session pending consent, created at `NOW`, ending at `NOW + 300`.
+async fn pending_session(t: &TestStore, user_no: &str) -> SessionKey {
+    let request = sync("M1", user_no);
+    let (_, code_id) = issued(t.store.sync_user(request.clone()).await.unwrap());
+    let mut redemption = redeem(code_id, request.code_hash, NOW);
+    redemption.session.expires_at = NOW + 300;
+    redemption.session.pending = true;
+    session_of(
+        t.store.redeem_code(redemption.clone()).await.unwrap(),
+        &redemption,
+    )
+}
+
+/// The merchant user number of a live pending session's buyer.
+async fn pending_buyer(t: &TestStore, token: SessionKey, now: i64) -> Option<String> {
+    t.store
+        .pending_buyer(token, now)
+        .await
+        .unwrap()
+        .map(|buyer| buyer.merchant_user_no)
+}
+
 async fn live(t: &TestStore, token: SessionKey, now: i64) -> bool {
     t.store
         .session_buyer(token, now, IDLE)
@@ -30,21 +52,44 @@ async fn live(t: &TestStore, token: SessionKey, now: i64) -> bool {
 
 backend_tests! {
     /// A pending session (consent page) becomes a full one and ends the
-    /// session it replaces, once and only while it is live.
+    /// session it replaces, once and only while it is live; its end is its
+    /// creation + the maximum, not the moment of the choice.
     async fn confirm_session_extends_and_replaces(t: &TestStore) {
         let old = session(t, "U1").await;
-        let pending = session(t, "U2").await;
-        assert!(t.store.confirm_session(pending, NOW + 10, NOW + 5_000, Some(old)).await.unwrap());
+        let pending = pending_session(t, "U2").await;
+        assert!(!live(t, pending, NOW + 1).await, "a pending session is no session");
+        assert_eq!(pending_buyer(t, pending, NOW + 1).await.as_deref(), Some("U2"));
+        assert!(t.store.confirm_session(pending, NOW + 10, 5_000, Some(old)).await.unwrap());
         assert!(!live(t, old, NOW + 11).await, "the replaced session ended");
         assert!(live(t, pending, NOW + 11).await);
+        assert_eq!(pending_buyer(t, pending, NOW + 11).await, None, "no longer pending");
         // The new end holds: past the pending end, before the new one.
         t.store.session_buyer(pending, NOW + 50, IDLE).await.unwrap();
         assert!(live(t, pending, NOW + 100).await);
-        let late = session(t, "U3").await;
-        assert!(!t.store.confirm_session(late, NOW + 1_000, NOW + 9_000, Some(pending)).await.unwrap());
+        let late = pending_session(t, "U3").await;
+        assert!(!t.store.confirm_session(late, NOW + 1_000, 9_000, Some(pending)).await.unwrap());
         assert!(live(t, pending, NOW + 120).await, "an expired choice ends nothing");
         let unknown = SessionKey { id: pending.id, secret_hash: SecretHash::of("nope") };
-        assert!(!t.store.confirm_session(unknown, NOW + 10, NOW + 9_000, None).await.unwrap());
+        assert!(!t.store.confirm_session(unknown, NOW + 10, 9_000, None).await.unwrap());
+    }
+
+    /// A full session cannot be "confirmed" to push its end back (a
+    /// stolen session kept alive forever), and every session ends at its
+    /// creation + the maximum however often its pending form is confirmed.
+    async fn a_full_session_cannot_be_confirmed_again(t: &TestStore) {
+        let full = session(t, "U1").await;
+        let pending = pending_session(t, "U2").await;
+        assert!(t.store.confirm_session(pending, NOW + 10, 1_000, None).await.unwrap());
+        let mut now = NOW;
+        while now + 90 < NOW + 1_000 {
+            now += 90;
+            // Each round tries to push both ends back again.
+            assert!(!t.store.confirm_session(full, now, 5_000, None).await.unwrap());
+            assert!(!t.store.confirm_session(pending, now, 5_000, None).await.unwrap());
+            assert!(live(t, full, now).await && live(t, pending, now).await);
+        }
+        assert!(!live(t, full, NOW + 1_000).await, "the end did not move");
+        assert!(!live(t, pending, NOW + 1_000).await, "capped at creation + max");
     }
 
     /// The first stored service secret is every later caller's.

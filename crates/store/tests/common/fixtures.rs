@@ -90,6 +90,7 @@ pub fn redeem(code_id: CodeId, code_hash: SecretHash, now: i64) -> Redemption {
         session: NewSession {
             secret_hash: SecretHash::of(&random_alphanumeric(33)),
             expires_at: now + 3_600,
+            pending: false,
         },
         replaces: None,
     }
