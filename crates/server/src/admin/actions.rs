@@ -218,7 +218,18 @@ impl Operator<'_> {
         result
     }
 
+    /// Reads only, but a read of personal data is recorded too.
     pub async fn buyer(
+        &self,
+        buyer: &BuyerRef,
+        idle_secs: i64,
+    ) -> Result<payfac_store::BuyerDetails, Refusal> {
+        let result = self.details(buyer, idle_secs).await;
+        self.audit("buyer.show", &buyer.to_string(), &result).await;
+        result
+    }
+
+    async fn details(
         &self,
         buyer: &BuyerRef,
         idle_secs: i64,
@@ -227,6 +238,13 @@ impl Operator<'_> {
             .buyer_details(buyer, unix_now(), idle_secs)
             .await?
             .ok_or_else(|| no_buyer(buyer))
+    }
+
+    /// Records a request refused before it reached an action (bad JSON,
+    /// media type, path or field): the attempt is on record too.
+    pub async fn refused(&self, action: &str, target: &str, why: &str) {
+        let result: Result<(), Refusal> = Err(Refusal::Invalid(why.to_owned()));
+        self.audit(action, target, &result).await;
     }
 
     /// Reads only, but an export of personal data is recorded too.
@@ -247,7 +265,7 @@ impl Operator<'_> {
         let result = async {
             // The userId for the answer; the revocation itself is one
             // statement keyed the way the caller named the buyer.
-            let details = self.buyer(buyer, 1).await?;
+            let details = self.details(buyer, 1).await?;
             let ended = self
                 .store
                 .revoke_buyer_sessions(buyer)

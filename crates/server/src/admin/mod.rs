@@ -15,8 +15,10 @@ pub mod views;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post};
 use payfac_store::Store;
 
@@ -32,6 +34,11 @@ pub struct AdminState {
     pub store: Arc<dyn Store>,
     /// For counting a buyer's live sessions, as the pages judge them.
     pub idle_secs: i64,
+    /// This instance's memo of sessions' identity headers: emptied when an
+    /// action ends sessions or erases a buyer, so this instance stops
+    /// handing them to the storefront at once (others within
+    /// `identity::cache::RECHECK`).
+    pub handoffs: Arc<crate::identity::HandoffCache>,
 }
 
 /// The admin API; state from the service's.
@@ -40,6 +47,7 @@ pub fn router(state: crate::AppState) -> Router {
     let state = AdminState {
         store: state.store.clone(),
         idle_secs: state.config.session_idle_secs,
+        handoffs: state.identity.cache.clone(),
     };
     let merchant_buyer = "/admin/v1/merchants/{id}/buyers/{merchant_user_no}";
     let buyer = "/admin/v1/buyers/{user_id}";
@@ -81,6 +89,10 @@ pub fn router(state: crate::AppState) -> Router {
         .route("/admin/v1/openapi.json", get(openapi::openapi_json))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit_refusals,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             tokens,
@@ -90,6 +102,44 @@ pub fn router(state: crate::AppState) -> Router {
             crate::observability::track_requests,
         ))
         .with_state(state)
+}
+
+/// Records every request the API refused for its input (400 malformed
+/// JSON, 413 too large, 415 media type, 422 a bad path or field): such a
+/// request never reaches an action, which records what it does itself.
+/// The record names the route and the status, never the body.
+async fn audit_refusals(State(state): State<AdminState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().map_or_else(
+        || request.uri().path().to_owned(),
+        |path| path.as_str().to_owned(),
+    );
+    let target = request.uri().path().to_owned();
+    let actor = request.extensions().get::<auth::Actor>().cloned();
+    let response = next.run(request).await;
+    let status = response.status();
+    let refused = matches!(
+        status,
+        StatusCode::BAD_REQUEST
+            | StatusCode::PAYLOAD_TOO_LARGE
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            | StatusCode::UNPROCESSABLE_ENTITY
+    );
+    if refused && let Some(actor) = actor {
+        let operator = actions::Operator {
+            store: state.store.as_ref(),
+            actor: &actor.0,
+        };
+        let why = format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or_default()
+        );
+        operator
+            .refused(&format!("{method} {route}"), &target, &why)
+            .await;
+    }
+    response
 }
 
 async fn not_found(uri: Uri) -> Problem {

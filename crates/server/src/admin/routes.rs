@@ -197,6 +197,9 @@ pub async fn disable(
     let input: Disable = json_body(&headers, &body)?;
     let operator = operator(&state, &actor);
     let ended = operator.disable(&id, input.end_sessions).await?;
+    if input.end_sessions {
+        state.handoffs.clear();
+    }
     ok(
         StatusCode::OK,
         DisabledView::new(merchant_view(&operator, &id).await?, ended),
@@ -240,6 +243,7 @@ async fn export(state: &AdminState, actor: &Actor, buyer: Result<BuyerRef, Refus
 
 async fn revoke(state: &AdminState, actor: &Actor, buyer: Result<BuyerRef, Refusal>) -> Answer {
     let (user_id, ended) = operator(state, actor).revoke_sessions(&buyer?).await?;
+    state.handoffs.clear();
     ok(
         StatusCode::OK,
         RevokedView {
@@ -251,6 +255,7 @@ async fn revoke(state: &AdminState, actor: &Actor, buyer: Result<BuyerRef, Refus
 
 async fn erase(state: &AdminState, actor: &Actor, buyer: Result<BuyerRef, Refusal>) -> Answer {
     let erased = operator(state, actor).erase(&buyer?).await?;
+    state.handoffs.clear();
     ok(StatusCode::OK, ErasedView::from(erased))
 }
 

@@ -75,6 +75,13 @@ impl HandoffCache {
         entry
     }
 
+    /// Forgets every session: after a change that ends sessions this
+    /// instance cannot name (all of a buyer's or a merchant's). Each live
+    /// session costs one storage lookup again.
+    pub fn clear(&self) {
+        self.entries.lock().expect("cache lock").clear();
+    }
+
     pub fn forget(&self, session: i64) {
         self.entries.lock().expect("cache lock").remove(&session);
     }

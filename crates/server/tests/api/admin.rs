@@ -46,6 +46,10 @@ impl AdminApp {
     }
 
     async fn start(url: &str, database: Database) -> Self {
+        Self::start_with(url, database, |_| {}).await
+    }
+
+    async fn start_with(url: &str, database: Database, adjust: impl FnOnce(&mut Config)) -> Self {
         let store = payfac_store::open(url).await.unwrap();
         let token = payfac_server::admin::actions::Operator {
             store: store.as_ref(),
@@ -60,6 +64,8 @@ impl AdminApp {
             insecure_cookies: true,
             ..Config::default()
         };
+        let mut config = config;
+        adjust(&mut config);
         let application = Application::build(config, store.clone()).await.unwrap();
         let public = format!("http://127.0.0.1:{}", application.port());
         let admin = format!("http://127.0.0.1:{}", application.admin_port().unwrap());
@@ -232,6 +238,7 @@ both!(
     buyers_lifecycle,
     disabling_with_end_sessions,
     audit_trail,
+    reads_of_personal_data_and_refused_inputs_are_recorded,
 );
 
 async fn tokens_guard_every_route(app: AdminApp) {
@@ -700,5 +707,105 @@ async fn audit_trail(app: AdminApp) {
             .call(Method::GET, &format!("/admin/v1/audit?limit={bad}"), None)
             .await;
         assert_eq!(status, 422, "limit={bad}");
+    }
+}
+
+/// Second review, finding 9: a read of a buyer's personal data, and a
+/// request refused for its input before it reached an action, are on
+/// record too (OPERATIONS.md "The audit trail").
+async fn reads_of_personal_data_and_refused_inputs_are_recorded(app: AdminApp) {
+    let key = app.merchant("M1").await;
+    let (user_id, _) = app.sync("M1", &key, "U1").await.unwrap();
+    let newest = |records: &Value| records.as_array().unwrap()[0].clone();
+    for path in [
+        "/admin/v1/merchants/M1/buyers/U1".to_owned(),
+        format!("/admin/v1/buyers/{user_id}"),
+    ] {
+        let (status, _) = app.call(Method::GET, &path, None).await;
+        assert_eq!(status, 200);
+        let (_, records) = app.call(Method::GET, "/admin/v1/audit?limit=1", None).await;
+        let record = newest(&records);
+        assert_eq!(record["action"], "buyer.show", "{record}");
+        assert_eq!(record["result"], "ok");
+        assert_eq!(record["actor"], "backoffice");
+    }
+
+    let response = app
+        .http
+        .post(format!("{}/admin/v1/merchants", app.admin))
+        .bearer_auth(&app.token)
+        .header("content-type", "text/plain")
+        .body("id=ACME")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    let (_, records) = app.call(Method::GET, "/admin/v1/audit?limit=1", None).await;
+    let record = newest(&records);
+    assert_eq!(record["action"], "POST /admin/v1/merchants", "{record}");
+    assert_eq!(record["result"], "refused: 415 Unsupported Media Type");
+
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/admin/v1/merchants",
+            Some(json!({"id": "bad!", "publicKey": vectors::public_key_pem()})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (_, records) = app.call(Method::GET, "/admin/v1/audit?limit=1", None).await;
+    let record = newest(&records);
+    assert_eq!(record["action"], "POST /admin/v1/merchants", "{record}");
+    assert_eq!(record["result"], "refused: 422 Unprocessable Entity");
+    assert!(!records.to_string().contains("BEGIN PUBLIC KEY"));
+}
+
+/// Second review, finding 13: after an erase or "sign out everywhere" on
+/// this instance, the very next proxied request carries no identity (the
+/// per-session memo is emptied by the change, not left to expire).
+#[tokio::test]
+async fn an_erase_or_a_revocation_reaches_the_storefront_at_once() {
+    let upstream = crate::upstream::Upstream::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("payfac.db").display());
+    let upstream_url: axum::http::Uri = upstream.url.parse().unwrap();
+    let app = AdminApp::start_with(&url, Database::Sqlite(dir), |config| {
+        config.upstream = Some(upstream_url);
+    })
+    .await;
+    let key = app.merchant("M1").await;
+    let email_seen = |session: String| {
+        let app = &app;
+        async move {
+            let response = app
+                .http
+                .get(format!("{}/shop", app.public))
+                .header("cookie", format!("payfac_session={session}"))
+                .send()
+                .await
+                .unwrap();
+            let echoed: Value = response.json().await.unwrap();
+            !echoed["headers"]["x-payfac-email"].is_null()
+        }
+    };
+    for action in ["sessions/revoke", "erase"] {
+        let (_, code) = app.sync("M1", &key, "U1").await.unwrap();
+        let session = app.sign_in(&code).await;
+        assert!(
+            email_seen(session.clone()).await,
+            "signed in, the storefront sees the buyer"
+        );
+        let path = "/admin/v1/merchants/M1/buyers/U1";
+        let (status, _) = if action == "erase" {
+            app.call(Method::DELETE, path, None).await
+        } else {
+            app.call(Method::POST, &format!("{path}/{action}"), None)
+                .await
+        };
+        assert_eq!(status, 200);
+        assert!(
+            !email_seen(session).await,
+            "{action}: not one more request with the buyer"
+        );
     }
 }
