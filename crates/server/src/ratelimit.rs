@@ -181,7 +181,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         .flat_map(|value| value.split(','))
         .collect();
     for entry in forwarded.iter().rev() {
-        let Ok(address) = entry.trim().parse::<IpAddr>() else {
+        let Some(address) = forwarded_address(entry) else {
             // A malformed entry: nothing left of it can be trusted.
             break;
         };
@@ -191,6 +191,16 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         }
     }
     client
+}
+
+/// The address of one `X-Forwarded-For` entry: a bare address, or one
+/// with a port as some proxies write it (`1.2.3.4:5678`, `[::1]:5678`).
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|address| address.ip()))
 }
 
 /// The key of a client's bucket: an IPv6 client by its /64 (one host
@@ -403,6 +413,29 @@ mod tests {
         );
         assert_eq!(
             client_ip(ip("::ffff:10.0.0.1"), &HeaderMap::new(), &trusted),
+            ip("10.0.0.1")
+        );
+    }
+
+    /// Some proxies write the client's port too; those clients must not
+    /// share the proxy's bucket.
+    #[test]
+    fn forwarded_for_entries_with_a_port_name_the_client() {
+        let trusted = [IpNet::parse("10.0.0.0/8").unwrap()];
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "1.2.3.4:5678".parse().unwrap());
+        assert_eq!(client_ip(ip("10.0.0.1"), &headers, &trusted), ip("1.2.3.4"));
+        headers.insert(
+            "x-forwarded-for",
+            "[2001:db8::7]:443, 10.0.0.2:80".parse().unwrap(),
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &headers, &trusted),
+            ip("2001:db8::7")
+        );
+        headers.insert("x-forwarded-for", "1.2.3.4:port".parse().unwrap());
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &headers, &trusted),
             ip("10.0.0.1")
         );
     }
