@@ -19,13 +19,15 @@
 //!   proxy overwrites only those it does): `403`.
 //!
 //! `X-Forwarded-Host` and `X-Forwarded-Proto` are not needed: `Location`
-//! is always a path on the browser's own origin (`pages::safe_location`).
+//! is always a path on the browser's own origin
+//! (`boundary::redirects::safe_location`).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use payfac_store::unix_now;
 
+use crate::boundary::{headers as payfac_headers, redirects};
 use crate::{AppState, identity, pages};
 
 /// Where proxies send their sub-request.
@@ -56,20 +58,19 @@ pub async fn check(
             "forward auth: a client sent an X-Payfac-* header"
         );
         metrics::counter!("payfac_forward_auth_total", "answer" => "forbidden").increment(1);
-        let mut response = (
-            StatusCode::FORBIDDEN,
-            "X-Payfac-* headers are payfac's own.",
-        )
-            .into_response();
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        return response;
+        return forbidden("X-Payfac-* headers are payfac's own.");
     }
-    let original = original_uri(&headers, &uri);
+    let Some(original) = original_uri(&headers, &uri) else {
+        // nginx sets X-Original-URI; a client's own X-Forwarded-Uri that
+        // a config forgot to clear would otherwise decide which path the
+        // buyers-only prefixes are checked against.
+        tracing::info!("forward auth: X-Forwarded-Uri and X-Original-URI disagree");
+        metrics::counter!("payfac_forward_auth_total", "answer" => "forbidden").increment(1);
+        return forbidden("The original request is described twice, differently.");
+    };
     let (path, query) = original.split_once('?').unwrap_or((&original, ""));
     if original_method_is_get(&headers, &method) && pages::has_code(query) {
-        let location = pages::safe_location(path, &pages::query_without_code(query));
+        let location = redirects::safe_location(path, &pages::query_without_code(query));
         let code = pages::code_in(query).unwrap_or_default();
         let outcome = pages::sign_in(&state, &code, &headers).await;
         metrics::counter!("payfac_forward_auth_total", "answer" => "sign_in").increment(1);
@@ -109,11 +110,22 @@ pub async fn check(
     response
 }
 
-/// The first `X-Payfac-*` header of the client's that is not one payfac
-/// issues.
+/// `403` (nginx and Caddy hand it to the browser as it is).
+fn forbidden(text: &'static str) -> Response {
+    let mut response = (StatusCode::FORBIDDEN, text).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The first header of the client's whose name is payfac's
+/// (`boundary::headers`: any case, `_` read as `-`) but not, exactly, one
+/// payfac issues and the proxy overwrites: `X_Payfac_User_Id` is refused,
+/// since a CGI-style app reads it as `X-Payfac-User-Id`.
 fn unknown_identity_header(headers: &HeaderMap) -> Option<&str> {
     headers.keys().map(|name| name.as_str()).find(|name| {
-        name.starts_with(identity::IDENTITY_HEADER_PREFIX)
+        payfac_headers::is_payfacs(name)
             && !identity::ISSUED_HEADERS
                 .iter()
                 .any(|issued| issued.as_str() == *name)
@@ -127,20 +139,27 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|value| !value.is_empty())
 }
 
-/// The original request URI: `X-Forwarded-Uri`, else `X-Original-URI`,
+/// The original request URI: `X-Forwarded-Uri` or `X-Original-URI`,
 /// else what follows [`AUTH_PATH`] in the sub-request's own URI (Envoy's
-/// `path_prefix`), else `/`.
-fn original_uri(headers: &HeaderMap, own: &Uri) -> String {
-    if let Some(uri) = header(headers, FORWARDED_URI).or_else(|| header(headers, ORIGINAL_URI)) {
-        return uri.to_owned();
+/// `path_prefix`), else `/`. `None` when both headers are present and
+/// differ: one of them is the client's, and which one a proxy set cannot
+/// be told.
+fn original_uri(headers: &HeaderMap, own: &Uri) -> Option<String> {
+    match (
+        header(headers, FORWARDED_URI),
+        header(headers, ORIGINAL_URI),
+    ) {
+        (Some(forwarded), Some(original)) if forwarded != original => return None,
+        (Some(uri), _) | (None, Some(uri)) => return Some(uri.to_owned()),
+        (None, None) => {}
     }
-    match own.path().strip_prefix(AUTH_PATH) {
+    Some(match own.path().strip_prefix(AUTH_PATH) {
         Some(rest) if rest.starts_with('/') => match own.query() {
             Some(query) => format!("{rest}?{query}"),
             None => rest.to_owned(),
         },
         _ => "/".to_owned(),
-    }
+    })
 }
 
 /// `X-Forwarded-Method`, else the sub-request's own method (Envoy sends
@@ -161,17 +180,24 @@ pub fn is_auth_path(path: &str) -> bool {
 /// Whether the original request a sub-request describes is a sign-in
 /// (for the rate limits on code guessing).
 pub fn is_sign_in(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
-    let original = original_uri(headers, uri);
+    let Some(original) = original_uri(headers, uri) else {
+        return false;
+    };
     let query = original.split_once('?').map_or("", |(_, query)| query);
     original_method_is_get(headers, method) && pages::has_code(query)
 }
 
 /// Whether `path` (raw, as the browser sent it) is under one of the
-/// buyers-only prefixes. The path is normalized the way upstreams read it
-/// (percent-decoded, `//` collapsed, `.` and `..` resolved), so
-/// `/public/../account` or `/%61ccount` are not a way around `/account`.
-/// A prefix matches itself and everything below it: `/account` covers
-/// `/account` and `/account/orders`, not `/accounts`.
+/// buyers-only prefixes. The path is normalized the way some upstream
+/// reads it (percent-decoded, `//` collapsed, `;` path parameters
+/// dropped as servlet containers do, `.` and `..` resolved) and compared
+/// without regard to ASCII case (as Express, ASP.NET and case-insensitive
+/// file systems route), so `/public/../account`, `/%61ccount`,
+/// `/account;x=1`, `/public/..;/account` and `/ACCOUNT` are not ways
+/// around `/account`. Erring this way costs a case-sensitive app nothing:
+/// `/ACCOUNT` is a 404 there either way. A prefix matches itself and
+/// everything below it: `/account` covers `/account` and
+/// `/account/orders`, not `/accounts`.
 pub fn requires_session(prefixes: &[String], path: &str) -> bool {
     if prefixes.is_empty() {
         return false;
@@ -188,13 +214,17 @@ pub fn requires_session(prefixes: &[String], path: &str) -> bool {
     })
 }
 
-/// Percent-decoded, `\` read as `/` (as some servers do), empty and `.`
-/// segments dropped, `..` resolved; always starts with `/`.
+/// Percent-decoded, `\` read as `/` (as some servers do), ASCII lower
+/// case, `;` parameters cut from each segment, empty and `.` segments
+/// dropped, `..` resolved; always starts with `/`.
 fn normalize(path: &str) -> String {
     let decoded: Vec<u8> = percent_decode(path.as_bytes());
-    let decoded = String::from_utf8_lossy(&decoded).replace('\\', "/");
+    let decoded = String::from_utf8_lossy(&decoded)
+        .replace('\\', "/")
+        .to_ascii_lowercase();
     let mut segments: Vec<&str> = Vec::new();
     for segment in decoded.split('/') {
+        let segment = segment.split_once(';').map_or(segment, |(name, _)| name);
         match segment {
             "" | "." => {}
             ".." => {
@@ -282,5 +312,50 @@ mod tests {
             assert!(requires_session(&list, path), "{path}");
         }
         assert!(!requires_session(&list, "/account/../public"));
+    }
+
+    #[test]
+    fn case_and_path_parameters_do_not_get_around_a_prefix() {
+        let list = prefixes(&["/account"]);
+        for path in [
+            "/ACCOUNT",
+            "/Account/Orders",
+            "/account;x=1",
+            "/account;jsessionid=1/orders",
+            "/public/..;/account",
+            "/public/..;x=1/account",
+            "/%41ccount",
+            "/account%3Bx",
+        ] {
+            assert!(requires_session(&list, path), "{path}");
+        }
+        assert!(requires_session(&prefixes(&["/Account"]), "/account"));
+        assert!(!requires_session(&list, "/accounts;x=1"));
+        assert!(!requires_session(&list, "/public;/account"));
+    }
+
+    #[test]
+    fn two_different_original_uris_are_refused() {
+        let own: Uri = "/_payfac/auth".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(ORIGINAL_URI, HeaderValue::from_static("/account/orders"));
+        assert_eq!(
+            original_uri(&headers, &own).as_deref(),
+            Some("/account/orders")
+        );
+        headers.insert(FORWARDED_URI, HeaderValue::from_static("/account/orders"));
+        assert_eq!(
+            original_uri(&headers, &own).as_deref(),
+            Some("/account/orders")
+        );
+        headers.insert(FORWARDED_URI, HeaderValue::from_static("/"));
+        assert_eq!(original_uri(&headers, &own), None);
+        headers.remove(ORIGINAL_URI);
+        assert_eq!(original_uri(&headers, &own).as_deref(), Some("/"));
+        let envoy: Uri = "/_payfac/auth/account?x=1".parse().unwrap();
+        assert_eq!(
+            original_uri(&HeaderMap::new(), &envoy).as_deref(),
+            Some("/account?x=1")
+        );
     }
 }

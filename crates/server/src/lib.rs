@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod boundary;
 pub mod config;
 mod connections;
 pub mod envelope;

@@ -1,13 +1,17 @@
 //! What changes on the way through the gateway: hop-by-hop headers
-//! (RFC 9110 §7.6.1), payfac's session cookie, the `X-Forwarded-*`
-//! headers the upstream reads the browser's view from, and redirects to
-//! the upstream's own address.
+//! (RFC 9110 §7.6.1), request trailers, the `X-Forwarded-*` headers the
+//! upstream reads the browser's view from, and redirects to the
+//! upstream's own address. payfac's cookies and header names are
+//! `crate::boundary`'s.
 
 use std::net::IpAddr;
 
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Frame};
 
-use crate::pages::SESSION_COOKIE;
+use crate::boundary::redirects;
 
 /// Headers that describe one connection, not the message: never
 /// forwarded, in either direction. `Proxy-Connection` and `Keep-Alive`
@@ -38,35 +42,18 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Removes payfac's session cookie from every `Cookie` header and keeps
-/// the other cookies exactly as sent; a header left empty is dropped.
-pub fn remove_session_cookie(headers: &mut HeaderMap) {
-    let values: Vec<HeaderValue> = headers.get_all(header::COOKIE).iter().cloned().collect();
-    if values.is_empty() {
-        return;
+/// A request body without its trailer section: a client's trailers
+/// (`X-Payfac-User-Id` in a chunked trailer) never reach the storefront,
+/// whose HTTP stack may merge them into the headers. The trailer frame
+/// becomes an empty data frame, which adds nothing to the body.
+pub fn without_trailers(body: Body) -> Body {
+    if body.is_end_stream() {
+        return body;
     }
-    headers.remove(header::COOKIE);
-    for value in values {
-        let Ok(text) = value.to_str() else {
-            // Not text: it cannot be parsed, so it cannot be shown to hold
-            // no session; it is dropped rather than risked.
-            continue;
-        };
-        let kept: Vec<&str> = text
-            .split(';')
-            .map(str::trim)
-            .filter(|pair| {
-                !pair.is_empty()
-                    && pair.split_once('=').map_or(*pair, |(name, _)| name).trim() != SESSION_COOKIE
-            })
-            .collect();
-        if kept.is_empty() {
-            continue;
-        }
-        if let Ok(value) = HeaderValue::from_str(&kept.join("; ")) {
-            headers.append(header::COOKIE, value);
-        }
-    }
+    Body::new(body.map_frame(|frame| match frame.into_data() {
+        Ok(data) => Frame::data(data),
+        Err(_trailers) => Frame::data(Bytes::new()),
+    }))
 }
 
 /// `X-Forwarded-For` gets the peer appended (as nginx's
@@ -110,11 +97,18 @@ pub fn set_forwarded(
 /// becomes the same path on payfac's origin (`/…`), as nginx's
 /// `proxy_redirect default` does: the browser never learns the internal
 /// address, and stays on the front door. Every other `Location` is kept.
+///
+/// The path is made by `boundary::redirects`, payfac's rule for its own
+/// redirects: `http://{upstream}/\evil.example/` must not become
+/// `/\evil.example/`, which browsers follow to another site (as they do
+/// `//host` and `/\t/host`).
 pub fn relocate(headers: &mut HeaderMap, authority: &str) {
     let Some(location) = headers.get(header::LOCATION) else {
         return;
     };
-    let Ok(location) = location.to_str() else {
+    // Bytes, not `to_str`: a tab or other control byte in it must be
+    // rewritten (and encoded) too, not passed on as it came.
+    let Ok(location) = std::str::from_utf8(location.as_bytes()) else {
         return;
     };
     let Some(rest) = strip_prefix_ignoring_case(location, "http://")
@@ -124,11 +118,11 @@ pub fn relocate(headers: &mut HeaderMap, authority: &str) {
         return;
     };
     let relative = match rest.chars().next() {
-        None => "/".to_owned(),
-        Some('/') if !rest.starts_with("//") => rest.to_owned(),
-        Some('?' | '#') => format!("/{rest}"),
-        // Another host or port that starts the same (`:30001`), or a
-        // path a browser would read as a host.
+        None | Some('/' | '?' | '#') => {
+            let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+            redirects::safe_location(path, query)
+        }
+        // Another host or port that starts the same (`:30001`, `.evil`).
         _ => return,
     };
     if let Ok(value) = HeaderValue::from_str(&relative) {
@@ -158,10 +152,14 @@ mod tests {
                 "http://shop:3000.evil.example/",
                 "http://shop:3000.evil.example/",
             ),
+            ("http://shop:3000//evil.example", "/evil.example"),
+            ("http://shop:3000/\\evil.example/", "/evil.example/"),
+            ("http://shop:3000/%09/evil.example/", "/%09/evil.example/"),
             (
-                "http://shop:3000//evil.example",
-                "http://shop:3000//evil.example",
+                "http://shop:3000/\\/\\evil.example?next=/",
+                "/evil.example?next=/",
             ),
+            ("http://shop:3000/a\\b", "/a%5Cb"),
             ("https://shop:3000/cart", "/cart"),
             ("ftp://shop:3000/cart", "ftp://shop:3000/cart"),
             ("https://pay.example/return", "https://pay.example/return"),
@@ -172,6 +170,14 @@ mod tests {
             relocate(&mut headers, "shop:3000");
             assert_eq!(headers[header::LOCATION], sent, "{location}");
         }
+        // A control byte is rewritten and encoded, not passed on.
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::LOCATION,
+            HeaderValue::from_bytes(b"http://shop:3000/\t/evil.example/").unwrap(),
+        );
+        relocate(&mut headers, "shop:3000");
+        assert_eq!(headers[header::LOCATION], "/%09/evil.example/");
     }
 
     #[test]
@@ -190,20 +196,6 @@ mod tests {
         remove_hop_by_hop(&mut headers);
         assert_eq!(headers.len(), 1, "{headers:?}");
         assert_eq!(headers["accept"], "text/html");
-    }
-
-    #[test]
-    fn only_the_session_cookie_is_removed() {
-        let mut headers = HeaderMap::new();
-        headers.append(
-            "cookie",
-            HeaderValue::from_static("a=1; payfac_session=1.secret;b=2"),
-        );
-        headers.append("cookie", HeaderValue::from_static("payfac_session=x"));
-        headers.append("cookie", HeaderValue::from_static("payfac_sessionx=kept"));
-        remove_session_cookie(&mut headers);
-        let cookies: Vec<_> = headers.get_all("cookie").iter().collect();
-        assert_eq!(cookies, ["a=1; b=2", "payfac_sessionx=kept"]);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! payfac answers its own routes; every other request streams to the
 //! upstream and back. On the way the request loses what the upstream must
-//! not see or must not believe (hop-by-hop headers, payfac's session
-//! cookie, any `X-Payfac-*` a client made up) and, for a signed-in buyer,
+//! not see or must not believe (hop-by-hop headers, trailers, payfac's
+//! cookies, any `X-Payfac-*` a client made up, in any spelling) and, for
+//! a signed-in buyer,
 //! gains the identity hand-off (`crate::identity`). A `GET` carrying
 //! `authorizationCode` never gets here: `pages::redeem_code_in_query`
 //! answers it first, so the code never reaches the upstream's logs.
@@ -19,13 +20,14 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::uri::{Authority, PathAndQuery};
-use axum::http::{HeaderValue, StatusCode, Uri, Version, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, Version, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::any;
+use hyper::body::Body as _;
 use payfac_store::unix_now;
 
 use crate::pages::{CurrentBuyer, presented_session};
-use crate::{AppState, Config, api, pages};
+use crate::{AppState, Config, api, boundary, pages};
 
 pub use shortcut::Shortcut;
 pub use upstream::Link;
@@ -125,9 +127,10 @@ async fn forward(State(state): State<AppState>, request: Request) -> Response {
 }
 
 /// Streams `request` to the upstream on `link` and its answer back: the
-/// request loses hop-by-hop headers, payfac's session cookie and any
-/// client-made `X-Payfac-*`, and gains `X-Forwarded-*` and, for a
-/// signed-in buyer, the identity headers.
+/// request loses hop-by-hop headers, its trailers, payfac's cookies and
+/// any header name of payfac's (`boundary`), and gains `X-Forwarded-*`
+/// and, for a signed-in buyer, the identity headers. A `GET` or `HEAD`
+/// with a body is refused.
 async fn proxy(
     state: &AppState,
     upstream: &Upstream,
@@ -136,6 +139,12 @@ async fn proxy(
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
+    if matches!(parts.method, Method::GET | Method::HEAD) && !body.is_end_stream() {
+        // A storefront that ignores `Content-Length` on a GET would read
+        // the body as the next request, with headers payfac never saw.
+        return bodied_get();
+    }
+    let body = hygiene::without_trailers(body);
     let host = parts
         .headers
         .get(header::HOST)
@@ -145,8 +154,9 @@ async fn proxy(
     let headers = &mut parts.headers;
     let session = presented_session(headers, state);
     hygiene::remove_hop_by_hop(headers);
-    hygiene::remove_session_cookie(headers);
+    boundary::cookies::strip_issued(headers);
     headers.remove(header::EXPECT);
+    headers.remove(header::TRAILER);
     headers.insert(header::HOST, upstream.host.clone());
     let proto = if state.config.insecure_cookies {
         "http"
@@ -221,6 +231,23 @@ async fn current_buyer(state: &AppState, headers: axum::http::HeaderMap) -> Curr
         Ok(buyer) => buyer,
         Err(never) => match never {},
     }
+}
+
+/// 400 for a `GET` or `HEAD` with a body (`Content-Length` above 0, or
+/// chunked): such a body has no meaning (RFC 9110 §9.3.1) and is the
+/// vehicle of request smuggling.
+fn bodied_get() -> Response {
+    metrics::counter!("payfac_upstream_refused_total", "reason" => "get_with_body").increment(1);
+    let mut response = (
+        StatusCode::BAD_REQUEST,
+        [(header::CONNECTION, "close")],
+        "A GET or HEAD request carries no body.",
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// 502 or 504 with a short page, counted by reason.

@@ -8,10 +8,6 @@
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use payfac_domain::Buyer;
 
-/// Every header under this prefix comes from payfac; a client's are
-/// removed.
-pub const IDENTITY_HEADER_PREFIX: &str = "x-payfac-";
-
 const USER_ID: HeaderName = HeaderName::from_static("x-payfac-user-id");
 const MERCHANT: HeaderName = HeaderName::from_static("x-payfac-merchant");
 const MERCHANT_USER_NO: HeaderName = HeaderName::from_static("x-payfac-merchant-user-no");
@@ -31,19 +27,6 @@ pub const ISSUED: [HeaderName; 7] = [
     LAST_NAME,
     IDENTITY,
 ];
-
-/// Removes every header whose name starts with `x-payfac-` (names are
-/// lower case in `HeaderMap`), whatever case the client used.
-pub fn strip_client_identity(headers: &mut HeaderMap) {
-    let spoofed: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| name.as_str().starts_with(IDENTITY_HEADER_PREFIX))
-        .cloned()
-        .collect();
-    for name in spoofed {
-        headers.remove(name);
-    }
-}
 
 /// Adds the buyer's headers and the token; a header whose value is
 /// unknown (no name synced) is left out.
@@ -91,17 +74,5 @@ mod tests {
         assert_eq!(header_text("Mary Ann"), "Mary%20Ann");
         assert_eq!(header_text("100%"), "100%25");
         assert_eq!(header_text("a\u{7f}"), "a%7F");
-    }
-
-    #[test]
-    fn client_identity_headers_are_removed_whatever_their_case() {
-        let mut headers = HeaderMap::new();
-        headers.insert("X-Payfac-User-Id", HeaderValue::from_static("1"));
-        headers.append("x-PAYFAC-identity", HeaderValue::from_static("forged"));
-        headers.append("x-payfac-anything", HeaderValue::from_static("x"));
-        headers.insert("x-payfacade", HeaderValue::from_static("kept"));
-        strip_client_identity(&mut headers);
-        assert_eq!(headers.len(), 1);
-        assert_eq!(headers["x-payfacade"], "kept");
     }
 }

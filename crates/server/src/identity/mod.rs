@@ -25,10 +25,7 @@ use payfac_store::{SessionKey, Store};
 
 pub use cache::HandoffCache;
 
-pub use headers::{
-    IDENTITY as IDENTITY_HEADER, IDENTITY_HEADER_PREFIX, ISSUED as ISSUED_HEADERS, header_text,
-    strip_client_identity,
-};
+pub use headers::{IDENTITY as IDENTITY_HEADER, ISSUED as ISSUED_HEADERS, header_text};
 pub use keys::{JWKS_PATH, KeyRing, jwks, new_key, published, rotate, signer_index};
 pub use token::{ALGORITHM, IdentityClaims};
 
@@ -64,7 +61,7 @@ impl Handoff {
         idle_secs: i64,
         now: i64,
     ) {
-        strip_client_identity(headers);
+        crate::boundary::headers::strip_payfacs(headers);
         let Some(key) = key else {
             return;
         };
@@ -97,7 +94,7 @@ impl Handoff {
     /// Removes every `X-Payfac-*` header the client sent and, for a
     /// signed-in buyer, adds the identity headers and a fresh token.
     pub fn apply(&self, headers: &mut HeaderMap, buyer: Option<&Buyer>, now: i64) {
-        strip_client_identity(headers);
+        crate::boundary::headers::strip_payfacs(headers);
         if let Some(buyer) = buyer {
             let claims = IdentityClaims::new(buyer, &self.settings, now);
             let token = self.keys.sign(&claims, now);

@@ -9,16 +9,19 @@
 //! A. Continue as B?"; its form posts to `POST /_payfac/sign-in/confirm`:
 //!
 //! - **Continue** makes the pending session a full one (storage moves its
-//!   end to `--session-max-secs` and ends A's session in one transaction)
-//!   and sets it as the session cookie;
+//!   end to its creation + `--session-max-secs` and ends A's session in
+//!   one transaction) and sets it as the session cookie. Only a session
+//!   storage marks as pending can be confirmed, and a pending one is never
+//!   accepted as a session, so neither a full session sent as the pending
+//!   cookie nor a replayed "continue" moves any session's end;
 //! - **Stay** ends the pending session; A stays signed in.
 //!
 //! The form's `csrf` field is HMAC-SHA256, under a key derived from the
 //! service secret in storage, of the pending cookie's value. A cross-site
 //! form post cannot know it: the pending cookie is `HttpOnly` and
 //! `SameSite=Lax` (not sent on cross-site posts at all), and the page
-//! cannot be read or framed from another origin. A post whose `Origin` is
-//! another site is refused as well. The pending session lives in the
+//! cannot be read or framed from another origin. A post from another site
+//! is refused as well (`boundary::origin`). The pending session lives in the
 //! `sessions` table, so every instance on one database sees it.
 
 use axum::body::Bytes;
@@ -29,11 +32,10 @@ use payfac_domain::SessionToken;
 use payfac_store::{SessionKey, unix_now};
 
 use super::session::{CurrentBuyer, presented_session, session_cookie};
-use super::sign_in::safe_location;
 use super::views::{self, BuyerView};
 use crate::AppState;
-
-pub const PENDING_COOKIE: &str = "payfac_pending";
+use crate::boundary::cookies::{self, PENDING};
+use crate::boundary::{origin, redirects};
 
 /// Where a sign-in that needs consent sends the browser; `next` is where
 /// either choice ends up.
@@ -44,11 +46,7 @@ pub fn page_location(next: &str) -> String {
 
 /// `Set-Cookie` for a pending choice: as long as the code's TTL.
 pub fn pending_cookie(token: &SessionToken, ttl: i64, insecure: bool) -> HeaderValue {
-    super::session::cookie(PENDING_COOKIE, &token.expose(), ttl, insecure)
-}
-
-fn clearing_pending_cookie(insecure: bool) -> HeaderValue {
-    super::session::cookie(PENDING_COOKIE, "", 0, insecure)
+    cookies::set(PENDING, &token.expose(), ttl, insecure)
 }
 
 /// The pending cookie's raw value, token and session key, if it has the
@@ -57,25 +55,17 @@ fn pending_value(
     headers: &HeaderMap,
     state: &AppState,
 ) -> Option<(String, SessionToken, SessionKey)> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == PENDING_COOKIE)
-        .and_then(|(_, value)| {
-            let token = SessionToken::parse(value).ok()?;
-            let key = SessionKey::of(&token, &state.keys.ids)?;
-            Some((value.to_owned(), token, key))
-        })
+    let value = cookies::value(headers, PENDING)?;
+    let token = SessionToken::parse(value).ok()?;
+    let key = SessionKey::of(&token, &state.keys.ids)?;
+    Some((value.to_owned(), token, key))
 }
 
 /// `next` as a path on this site.
 fn next_location(next: Option<&str>) -> String {
     let next = next.unwrap_or("/");
     let (path, query) = next.split_once('?').unwrap_or((next, ""));
-    safe_location(path, query)
+    redirects::safe_location(path, query)
 }
 
 #[derive(serde::Deserialize)]
@@ -93,11 +83,7 @@ pub async fn page(
     let next = next_location(query.next.as_deref());
     let now = unix_now();
     let pending = match pending_value(&headers, &state) {
-        Some((value, _, key)) => match state
-            .store
-            .session_buyer(key, now, state.config.session_idle_secs)
-            .await
-        {
+        Some((value, _, key)) => match state.store.pending_buyer(key, now).await {
             Ok(Some(buyer)) => Some((value, buyer)),
             Ok(None) => None,
             Err(error) => {
@@ -122,7 +108,7 @@ pub async fn page(
     if expired {
         response.headers_mut().insert(
             header::SET_COOKIE,
-            clearing_pending_cookie(state.config.insecure_cookies),
+            cookies::clear(PENDING, state.config.insecure_cookies),
         );
     }
     response
@@ -145,7 +131,7 @@ pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Byt
     let Some((value, pending, pending_key)) = pending_value(&headers, &state) else {
         return refused("This choice has expired. Please go back to your merchant's site.");
     };
-    if cross_site(&headers)
+    if origin::is_cross_site(&headers)
         || !csrf.is_some_and(|token| state.keys.consent_token_matches(&value, &token))
     {
         metrics::counter!("payfac_consent_refused_total").increment(1);
@@ -160,7 +146,7 @@ pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Byt
             let replaces = presented_session(&headers, &state);
             match state
                 .store
-                .confirm_session(pending_key, now, now + max, replaces)
+                .confirm_session(pending_key, now, max, replaces)
                 .await
             {
                 Ok(true) => {
@@ -191,30 +177,8 @@ pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Byt
     };
     response
         .headers_mut()
-        .append(header::SET_COOKIE, clearing_pending_cookie(insecure));
+        .append(header::SET_COOKIE, cookies::clear(PENDING, insecure));
     response
-}
-
-/// Whether the request says it comes from another site: an `Origin`
-/// other than this host (`null` included), or `Sec-Fetch-Site:
-/// cross-site`. Browsers send `Origin` on every form post.
-fn cross_site(headers: &HeaderMap) -> bool {
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|value| value.as_bytes() == b"cross-site")
-    {
-        return true;
-    }
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return false;
-    };
-    let host = headers.get(header::HOST).map(|host| host.as_bytes());
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|origin| origin.split_once("://"))
-        .map(|(_, host)| host.as_bytes());
-    origin_host.is_none() || origin_host != host
 }
 
 fn see_other(location: &str) -> Response {

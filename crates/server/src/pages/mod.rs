@@ -15,11 +15,9 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 
-pub use consent::PENDING_COOKIE;
-pub use session::{CurrentBuyer, SESSION_COOKIE, presented_session, presented_token};
+pub use session::{CurrentBuyer, presented_session, presented_token};
 pub use sign_in::{
-    SignIn, code_in, has_code, query_without_code, redeem_code_in_query, safe_location, sign_in,
-    sign_in_response,
+    SignIn, code_in, has_code, query_without_code, redeem_code_in_query, sign_in, sign_in_response,
 };
 pub use views::not_found;
 

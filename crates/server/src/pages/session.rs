@@ -4,24 +4,16 @@
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use payfac_domain::{Buyer, SessionToken};
 use payfac_store::{SessionKey, unix_now};
 
 use crate::AppState;
-
-pub const SESSION_COOKIE: &str = "payfac_session";
+use crate::boundary::{cookies, origin};
 
 /// The session token the browser presented, if it has the right shape.
 pub fn presented_token(headers: &HeaderMap) -> Option<SessionToken> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .and_then(|(_, value)| SessionToken::parse(value).ok())
+    cookies::value(headers, cookies::SESSION).and_then(|value| SessionToken::parse(value).ok())
 }
 
 /// The session key of the token the browser presented, if any.
@@ -29,25 +21,9 @@ pub fn presented_session(headers: &HeaderMap, state: &AppState) -> Option<Sessio
     presented_token(headers).and_then(|token| SessionKey::of(&token, &state.keys.ids))
 }
 
-/// `Set-Cookie` for a new session: `HttpOnly`, `SameSite=Lax`, `Path=/`,
-/// and `Secure` unless the service runs for plain-HTTP development.
+/// `Set-Cookie` for a new session (`boundary::cookies::set`).
 pub fn session_cookie(token: &SessionToken, max_age: i64, insecure: bool) -> HeaderValue {
-    cookie(SESSION_COOKIE, &token.expose(), max_age, insecure)
-}
-
-fn clearing_cookie(insecure: bool) -> HeaderValue {
-    cookie(SESSION_COOKIE, "", 0, insecure)
-}
-
-/// `Set-Cookie` of payfac's own cookies: `HttpOnly`, `SameSite=Lax`,
-/// `Path=/`, and `Secure` unless the service runs for plain-HTTP
-/// development. `max_age` 0 clears the cookie.
-pub(super) fn cookie(name: &str, value: &str, max_age: i64, insecure: bool) -> HeaderValue {
-    let secure = if insecure { "" } else { "; Secure" };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite=Lax{secure}"
-    ))
-    .expect("credentials and attributes are ASCII")
+    cookies::set(cookies::SESSION, &token.expose(), max_age, insecure)
 }
 
 /// The signed-in buyer, or `None`. Storage failures count as signed out
@@ -75,8 +51,30 @@ impl FromRequestParts<AppState> for CurrentBuyer {
     }
 }
 
-/// `POST /logout`: ends the session on the server and clears the cookie.
+/// `POST /_payfac/logout` (and the demo's `POST /logout`): ends the
+/// session on the server and clears payfac's cookies the browser
+/// presented, and only those.
+///
+/// A logout from another site is refused (`boundary::origin`): a clearing
+/// `Set-Cookie` answered to an attacker's auto-submitted form would sign
+/// the victim out, and the attacker's code link would then sign the
+/// victim in as the attacker without the "switch account" question. For
+/// the same reason a browser that presented no session cookie gets no
+/// clearing cookie.
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if origin::is_cross_site(&headers) {
+        metrics::counter!("payfac_logouts_refused_total").increment(1);
+        tracing::warn!("logout refused: cross-site");
+        let mut response = (
+            StatusCode::FORBIDDEN,
+            "This sign-out came from another site and was not accepted.",
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return response;
+    }
     if let Some(key) = presented_session(&headers, &state) {
         // This instance stops handing the session to the storefront at once.
         state.identity.cache.forget(key.id.0);
@@ -85,10 +83,15 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
             return (StatusCode::SERVICE_UNAVAILABLE, "Please try again.").into_response();
         }
     }
-    let mut response = Redirect::to("/").into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        clearing_cookie(state.config.insecure_cookies),
-    );
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let insecure = state.config.insecure_cookies;
+    let headers_out = response.headers_mut();
+    headers_out.insert(header::LOCATION, HeaderValue::from_static("/"));
+    headers_out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for name in cookies::ISSUED {
+        if cookies::presented(&headers, name) {
+            headers_out.append(header::SET_COOKIE, cookies::clear(name, insecure));
+        }
+    }
     response
 }

@@ -18,6 +18,7 @@ use payfac_store::{NewSession, RedeemOutcome, Redemption, SessionKey, unix_now};
 use super::consent;
 use super::session::{presented_session, session_cookie};
 use crate::AppState;
+use crate::boundary::redirects::safe_location;
 
 const CODE_PARAMETER: &str = "authorizationCode";
 
@@ -159,6 +160,10 @@ pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> 
             session: NewSession {
                 secret_hash,
                 expires_at,
+                // Whoever the code's buyer is, a browser with a live
+                // session gets a pending one first (confirmed below for
+                // the same buyer, on the consent page for another).
+                pending: current.is_some(),
             },
             // With a live session the old one ends only once the buyer
             // is known to be the same, or has agreed.
@@ -199,7 +204,7 @@ pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> 
             // The same buyer again: the new session replaces the old one.
             let confirmed = state
                 .store
-                .confirm_session(key, now, now + config.session_max_secs, presented)
+                .confirm_session(key, now, config.session_max_secs, presented)
                 .await;
             match confirmed {
                 Ok(true) => {
@@ -266,48 +271,9 @@ pub fn query_without_code(query: &str) -> String {
         .join("&")
 }
 
-/// A `Location` that stays on this site: one leading `/`, never `//` or
-/// `/\` (which browsers read as another host), and only printable ASCII
-/// (anything else percent-encoded).
-pub fn safe_location(path: &str, query: &str) -> String {
-    let rest = path.trim_start_matches(['/', '\\']);
-    let mut location = String::with_capacity(path.len() + query.len() + 2);
-    location.push('/');
-    push_encoded(&mut location, rest);
-    if !query.is_empty() {
-        location.push('?');
-        push_encoded(&mut location, query);
-    }
-    location
-}
-
-fn push_encoded(out: &mut String, text: &str) {
-    for byte in text.bytes() {
-        if byte.is_ascii_graphic() && byte != b'\\' {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn location_never_leaves_the_site() {
-        assert_eq!(safe_location("//evil.example/x", ""), "/evil.example/x");
-        assert_eq!(safe_location("/\\evil.example", ""), "/evil.example");
-        assert_eq!(
-            safe_location("/\\/\\evil.example", "a=1"),
-            "/evil.example?a=1"
-        );
-        assert_eq!(safe_location("/items/1", ""), "/items/1");
-        assert_eq!(safe_location("/", ""), "/");
-        assert_eq!(safe_location("/a\\b", ""), "/a%5Cb");
-        assert_eq!(safe_location("/a b", "x=\t"), "/a%20b?x=%09");
-    }
 
     #[test]
     fn only_the_code_parameter_is_removed() {

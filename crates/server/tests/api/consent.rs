@@ -250,8 +250,22 @@ async fn a_cross_site_post_without_the_token_is_refused() {
     assert_eq!(me(&app, &p.session).await.1["merchantUserNo"], "U1");
     assert_eq!(
         me(&app, &p.pending).await.0,
-        200,
-        "the choice is still open"
+        401,
+        "a pending choice is no session"
+    );
+    let page = app
+        .http
+        .get(format!("{}/_payfac/sign-in/confirm", app.address))
+        .header("cookie", cookies)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Continue as"),
+        "the choice is still open: {page}"
     );
 }
 
@@ -301,4 +315,47 @@ async fn the_same_buyer_or_no_session_signs_in_directly() {
         .await;
     let third = session_set_by(&response).expect("signed in directly");
     assert_eq!(me(&app, &third).await.1["merchantUserNo"], "U2");
+}
+
+/// Second review, finding 2: a full session is never a pending choice. Sent
+/// as the pending cookie it gets the "expired" page and no csrf, and a
+/// replayed "continue" of a choice already made changes nothing, so no
+/// session can be kept alive past `--session-max-secs` by "confirming" it
+/// again and again.
+#[tokio::test]
+async fn a_session_is_no_pending_choice_and_a_replayed_continue_extends_nothing() {
+    let app = spawn_app().await;
+    let session = signed_in(&app, "U1").await;
+    let page = app
+        .http
+        .get(format!("{}/_payfac/sign-in/confirm", app.address))
+        .header(
+            "cookie",
+            format!("payfac_session={session}; payfac_pending={session}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(cookie_set_by(&page, "payfac_pending").as_deref(), Some(""));
+    let page = page.text().await.unwrap();
+    assert!(page.contains("id=\"expired\""), "{page}");
+    assert!(!page.contains("Continue as"), "{page}");
+
+    let p = open_other_buyers_link(&app).await;
+    let cookies = format!("payfac_session={}; payfac_pending={}", p.session, p.pending);
+    let form = format!("csrf={}&choice=continue", p.csrf);
+    let first = post_choice(&app, &cookies, &form, None).await;
+    assert_eq!(first.status(), 303);
+    let confirmed = session_set_by(&first).unwrap();
+    for _ in 0..2 {
+        let replay = post_choice(&app, &cookies, &form, None).await;
+        assert_eq!(
+            replay.status(),
+            403,
+            "a confirmed choice is not confirmed again"
+        );
+        assert_eq!(session_set_by(&replay), None);
+    }
+    assert_eq!(me(&app, &confirmed).await.1["merchantUserNo"], "U2");
 }

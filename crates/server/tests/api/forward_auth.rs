@@ -188,6 +188,53 @@ async fn an_x_payfac_header_payfac_never_issues_is_refused() {
     assert_eq!(response.status(), 200);
 }
 
+/// Second review, finding 5: the underscore spelling of a name payfac
+/// issues is refused too (a CGI-style app reads `X_Payfac_User_Id` as
+/// `X-Payfac-User-Id`, and nginx overwrites only the hyphenated one).
+#[tokio::test]
+async fn an_underscore_spelled_x_payfac_header_is_refused() {
+    let app = spawn_app().await;
+    for name in [
+        "X_Payfac_User_Id",
+        "x_payfac_email",
+        "X-Payfac_Identity",
+        "x_PAYFAC_role",
+    ] {
+        let response = auth(&app, "/", &[(name, "4242")]).await;
+        assert_eq!(response.status(), 403, "{name}");
+        assert!(payfac_headers(&response).is_empty(), "{name}");
+    }
+}
+
+/// Second review, findings 4 and 10: the client's own `X-Forwarded-Uri`
+/// beside the proxy's `X-Original-URI` is refused rather than believed,
+/// and case or `;` path parameters are no way around a buyers-only prefix.
+#[tokio::test]
+async fn a_second_description_of_the_uri_case_and_path_parameters_open_no_prefix() {
+    let app = spawn_app_with(|config| {
+        config.require_session_prefixes = vec!["/account".into()];
+    })
+    .await;
+    let nginx_style = |forwarded: &'static str| {
+        app.http
+            .get(format!("{}/_payfac/auth", app.address))
+            .header("x-original-uri", "/account/orders")
+            .header("x-forwarded-uri", forwarded)
+            .send()
+    };
+    assert_eq!(nginx_style("/").await.unwrap().status(), 403);
+    assert_eq!(nginx_style("/account/orders").await.unwrap().status(), 401);
+    for uri in [
+        "/ACCOUNT/orders",
+        "/account;x=1",
+        "/public/..;/account",
+        "/Account%3Bjs",
+    ] {
+        assert_eq!(auth(&app, uri, &[]).await.status(), 401, "{uri}");
+    }
+    assert_eq!(auth(&app, "/accounts;x=1", &[]).await.status(), 200);
+}
+
 #[tokio::test]
 async fn a_code_is_only_redeemed_for_a_get() {
     let app = spawn_app().await;

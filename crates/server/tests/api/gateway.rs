@@ -696,3 +696,118 @@ async fn proxied_requests_carry_a_request_id_and_are_counted_under_their_route()
         assert!(metrics.contains(&counted), "{counted} in {metrics}");
     }
 }
+
+/// One raw HTTP/1.1 exchange on a new connection: what the server answered
+/// (status line, headers and body as text), read until it closes.
+async fn raw_exchange(address: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server answers and closes")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Second review, finding 3: every cookie payfac issues stays between the
+/// browser and payfac, the pending one (a session waiting for consent)
+/// included.
+#[tokio::test]
+async fn the_pending_cookie_never_reaches_the_storefront() {
+    let (app, _upstream) = gateway().await;
+    let echoed = echo(
+        &app,
+        "/shop",
+        &[(
+            "cookie",
+            "a=1; payfac_pending=1.pendingsecret; payfac_session=2.sessionsecret; b=2",
+        )],
+    )
+    .await;
+    assert_eq!(received(&echoed, "cookie"), Some("a=1; b=2"), "{echoed}");
+    assert!(!echoed.to_string().contains("secret"));
+}
+
+/// Second review, finding 5: a header payfac's by name once `_` is read as
+/// `-` (`X_Payfac_User_Id`, which CGI-style apps read as
+/// `HTTP_X_PAYFAC_USER_ID`) is removed like the hyphenated spelling.
+#[tokio::test]
+async fn underscore_spelled_identity_headers_never_reach_the_storefront() {
+    let (app, _upstream) = gateway().await;
+    let session = sign_in(&app, "U8").await;
+    let cookie = format!("payfac_session={session}");
+    let echoed = echo(
+        &app,
+        "/account",
+        &[
+            ("X_Payfac_User_Id", "4242"),
+            ("x_payfac_email", "ceo@example.com"),
+            ("X_PAYFAC-Role", "admin"),
+            ("cookie", &cookie),
+        ],
+    )
+    .await;
+    let names: Vec<&String> = echoed["headers"].as_object().unwrap().keys().collect();
+    assert!(
+        !names.iter().any(|name| name.contains('_')),
+        "no underscore spelling arrives: {names:?}"
+    );
+    assert_eq!(received(&echoed, "x-payfac-email"), Some("U8@example.com"));
+}
+
+/// Second review, finding 11: a client's request trailers (which some
+/// stacks merge into the headers) never reach the storefront.
+#[tokio::test]
+async fn request_trailers_never_reach_the_storefront() {
+    let (app, upstream) = gateway().await;
+    let request = "POST /form HTTP/1.1\r\nHost: shop\r\nTransfer-Encoding: chunked\r\n\
+        Trailer: X-Payfac-User-Id\r\nTE: trailers\r\nConnection: close\r\n\r\n\
+        5\r\nhello\r\n0\r\nX-Payfac-User-Id: 4242\r\nX-Other: t\r\n\r\n";
+    // The storefront itself reads trailers: sent to it directly, they arrive.
+    let direct = raw_exchange(&upstream.url, request).await;
+    assert!(direct.contains("4242"), "the control: {direct}");
+    let proxied = raw_exchange(&app.address, request).await;
+    assert!(proxied.starts_with("HTTP/1.1 200"), "{proxied}");
+    assert!(proxied.contains("\"body\":\"hello\""), "{proxied}");
+    assert!(
+        !proxied.contains("4242") && !proxied.contains("X-Other"),
+        "{proxied}"
+    );
+}
+
+/// Second review, finding 12: a `GET` or `HEAD` with a body is refused, so
+/// a storefront that ignores `Content-Length` on a `GET` never reads the
+/// body as a second request with headers payfac never saw.
+#[tokio::test]
+async fn a_get_or_head_with_a_body_is_refused() {
+    let (app, upstream) = gateway().await;
+    let smuggled = "GET /admin HTTP/1.1\r\nHost: shop\r\nX-Payfac-User-Id: 1\r\n\r\n";
+    for (method, framing) in [
+        ("GET", format!("Content-Length: {}\r\n", smuggled.len())),
+        ("HEAD", format!("Content-Length: {}\r\n", smuggled.len())),
+        ("GET", "Transfer-Encoding: chunked\r\n".to_owned()),
+    ] {
+        let body = if framing.contains("chunked") {
+            format!("{:x}\r\n{smuggled}\r\n0\r\n\r\n", smuggled.len())
+        } else {
+            smuggled.to_owned()
+        };
+        let request = format!("{method} /page HTTP/1.1\r\nHost: shop\r\n{framing}\r\n{body}");
+        let answer = raw_exchange(&app.address, &request).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400"),
+            "{method} {framing}: {answer}"
+        );
+    }
+    assert!(upstream.upstream.seen.lock().unwrap().is_empty());
+    // A GET with an empty body is an ordinary GET.
+    let plain = raw_exchange(
+        &app.address,
+        "GET /page HTTP/1.1\r\nHost: shop\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(plain.starts_with("HTTP/1.1 200"), "{plain}");
+}

@@ -307,6 +307,66 @@ async fn logout_ends_the_session() {
     assert_eq!(me(&app, &session).await.0, 401);
 }
 
+/// Second review, finding 1: a logout posted from another site is
+/// refused and clears nothing (its clearing cookie would let the
+/// attacker's code link switch accounts without the consent question);
+/// a logout without a session cookie clears nothing either.
+#[tokio::test]
+async fn a_cross_site_logout_is_refused_and_only_a_presented_cookie_is_cleared() {
+    let app = spawn_app().await;
+    let session = sign_in(&app, "U1").await;
+    for path in ["/logout", "/_payfac/logout"] {
+        for (name, value) in [
+            ("origin", "https://evil.example"),
+            ("origin", "null"),
+            ("sec-fetch-site", "cross-site"),
+        ] {
+            let response = app
+                .http
+                .post(format!("{}{path}", app.address))
+                .header("cookie", format!("payfac_session={session}"))
+                .header(name, value)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 403, "{path} {name}: {value}");
+            assert!(response.headers().get("set-cookie").is_none());
+            assert_eq!(me(&app, &session).await.0, 200, "still signed in");
+        }
+        let anonymous = app
+            .http
+            .post(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 303);
+        assert!(
+            anonymous.headers().get("set-cookie").is_none(),
+            "no cookie, nothing to clear"
+        );
+    }
+    let own_origin = app.address.clone();
+    let response = app
+        .http
+        .post(format!("{}/_payfac/logout", app.address))
+        .header("cookie", format!("payfac_session={session}"))
+        .header("origin", own_origin)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let cleared: Vec<_> = response.headers().get_all("set-cookie").iter().collect();
+    assert_eq!(cleared.len(), 1, "{cleared:?}");
+    assert!(
+        cleared[0]
+            .to_str()
+            .unwrap()
+            .starts_with("payfac_session=; Max-Age=0")
+    );
+    assert_eq!(me(&app, &session).await.0, 401);
+}
+
 #[tokio::test]
 async fn insecure_cookies_drop_only_the_secure_flag() {
     let app = spawn_app_with(|config| config.insecure_cookies = true).await;

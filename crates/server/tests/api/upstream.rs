@@ -85,11 +85,14 @@ async fn echo(State(upstream): State<Upstream>, request: Request) -> Response {
         .and_then(|code| StatusCode::from_u16(code).ok())
         .unwrap_or(StatusCode::OK);
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 1024 * 1024).await.unwrap();
+    let collected = http_body_util::BodyExt::collect(body).await.unwrap();
+    let trailers = collected.trailers().cloned().unwrap_or_default();
+    let body = collected.to_bytes();
     let echoed = json!({
         "method": parts.method.as_str(),
         "uri": parts.uri.to_string(),
         "headers": headers_json(&parts.headers),
+        "trailers": headers_json(&trailers),
         "body": String::from_utf8_lossy(&body),
     });
     let mut response = (status, axum::Json(echoed)).into_response();
