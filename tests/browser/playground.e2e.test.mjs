@@ -9,80 +9,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { launchBrowser, watchPage } from './lib.mjs';
-
-const PAYFAC_BIN = process.env.PAYFAC_BIN ? resolve(process.env.PAYFAC_BIN) : '';
+import { PAYFAC_BIN, freePort, run, startServer, waitHealthy } from './serve.mjs';
 const MERCHANT = 'PGTEST';
 const BODY = '{"merchantUserNo":"U1000001","email":"john.doe@example.com","firstName":"John","lastName":"Doe"}';
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => res(port));
-    });
-  });
-}
-
-function run(bin, args, timeoutMs = 60_000) {
-  return new Promise((res) => {
-    execFile(bin, args, { timeout: timeoutMs, encoding: 'utf8' }, (error, stdout, stderr) => {
-      res({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr, error });
-    });
-  });
-}
-
-// Start `payfac serve` and keep the tail of its output for failure messages.
-function startServer(args) {
-  const child = spawn(PAYFAC_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' } });
-  let log = '';
-  const keep = (chunk) => { log = (log + chunk.toString('utf8')).slice(-20_000); };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  let exited = null;
-  const exit = new Promise((r) => child.once('exit', (code, signal) => { exited = { code, signal }; r(exited); }));
-  return {
-    child,
-    log: () => log,
-    exited: () => exited,
-    async stop() {
-      if (exited) return exited;
-      child.kill('SIGTERM');
-      const done = await Promise.race([exit, sleep(10_000, null, { ref: false })]);
-      if (done) return done;
-      child.kill('SIGKILL');
-      return exit;
-    },
-  };
-}
-
-async function waitHealthy(origin, server, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    if (server.exited()) {
-      throw new Error(`payfac serve exited early (${JSON.stringify(server.exited())}):\n${server.log()}`);
-    }
-    try {
-      const r = await fetch(`${origin}/healthz`, { signal: AbortSignal.timeout(2_000) });
-      if (r.status === 200) return;
-      last = `HTTP ${r.status}`;
-    } catch (e) {
-      last = String(e && e.cause ? e.cause.code || e.cause : e);
-    }
-    await sleep(200);
-  }
-  throw new Error(`payfac serve not healthy after ${timeoutMs} ms (last: ${last}):\n${server.log()}`);
-}
 
 async function signAndSend(page) {
   await page.click('#sign');

@@ -38,4 +38,4 @@ if [ -n "${PAYFAC_BIN:-}" ]; then
   export PAYFAC_BIN
 fi
 
-exec node --test modules.test.mjs page.test.mjs playground.e2e.test.mjs
+exec node --test modules.test.mjs page.test.mjs playground.e2e.test.mjs security.e2e.test.mjs

@@ -10,6 +10,9 @@ the code never reach the app.
 
     flow.py NAME PROXY_URL PAYFAC_URL PAYFAC_BIN MERCHANT KEY_PEM ECHO_LOG
 
+NAME is nginx, caddy or gateway (payfac itself in front of the app, where
+PROXY_URL and PAYFAC_URL are the same).
+
 Prints one line per check; exits with the number of failed checks.
 """
 import json
@@ -134,13 +137,33 @@ except Exception as error:  # noqa: BLE001
 check("the app gets the other cookies", "theme=dark" in (one(seen, "cookie") or ""), seen)
 check("but not payfac's", "payfac_" not in json.dumps(seen.get("cookie")), seen.get("cookie"))
 
-# Buyers-only pages (--require-session-prefix /account).
-status, seen = echoed("/account", {"Cookie": cookie})
-check("signed in, /account passes", status == 200 and one(seen, "x-payfac-user-id") == user_id)
-status, _ = echoed("/account")
-check("signed out, /account answers 401", status == 401, status)
-status, _ = echoed("/public/../account")
-check("and /public/../account too", status in (401, 400, 404), status)
+# A CGI-style app reads X_Payfac_User_Id as X-Payfac-User-Id: the spelling
+# with underscores never reaches it (removed, or the request refused).
+status, seen = echoed("/welcome", {"X_Payfac_User_Id": "4242", "Cookie": cookie})
+check("an underscore-spelled identity header never reaches the app",
+      status == 403 or (status == 200 and one(seen, "x-payfac-user-id") == user_id), (status, seen))
+status, seen = echoed("/welcome", {"X_Payfac_User_Id": "4242", "X_PAYFAC_EMAIL": "a@b"})
+check("nor for an anonymous client",
+      status == 403 or (status == 200 and not [h for h in seen if h.startswith("x-payfac-")]),
+      (status, seen))
+
+if name != "gateway":
+    # Buyers-only pages (--require-session-prefix /account); the gateway
+    # has no such prefixes.
+    status, seen = echoed("/account", {"Cookie": cookie})
+    check("signed in, /account passes", status == 200 and one(seen, "x-payfac-user-id") == user_id)
+    status, _ = echoed("/account")
+    check("signed out, /account answers 401", status == 401, status)
+    status, _ = echoed("/public/../account")
+    check("and /public/../account too", status in (401, 400, 404), status)
+    for path in ["/ACCOUNT/orders", "/account;x=1", "/public/..;/account"]:
+        status, _ = echoed(path)
+        check(f"and {path} too", status in (401, 400, 404), status)
+    # The client's own description of the request does not decide which
+    # path is checked.
+    status, seen = echoed("/account/orders", {"X-Forwarded-Uri": "/"})
+    check("a client's X-Forwarded-Uri does not open /account/orders",
+          status in (401, 403), (status, seen))
 
 # Signed out, spoofed headers: nothing under X-Payfac-* arrives.
 status, seen = echoed("/welcome", SPOOFED)

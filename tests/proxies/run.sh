@@ -2,7 +2,8 @@
 # The shipped proxy configurations end to end: deploy/nginx/payfac.conf
 # (nginx auth_request) and deploy/caddy/Caddyfile (Caddy forward_auth),
 # used as they are with the addresses filled in, each in front of echo.py
-# with payfac answering /_payfac/auth; tests/proxies/flow.py drives the
+# (a WSGI app) with payfac answering /_payfac/auth, and payfac's own
+# gateway in front of the same app; tests/proxies/flow.py drives the
 # whole flow through each.
 #
 #   tests/proxies/run.sh PAYFAC_BIN
@@ -82,8 +83,19 @@ start_caddy() { # dir listen_port upstream_port
   pids+=($!)
 }
 
+# payfac's own gateway in front of the app, for the same flow.
+# Its own database, with the same merchant.
+start_gateway() { # dir listen_port upstream_port
+  local db="sqlite://$1/gateway.db"
+  PAYFAC_DATABASE_URL="$db" "$payfac" merchant add PROXIES \
+    --public-key "$scratch/merchant.pub.pem" >/dev/null
+  PAYFAC_DATABASE_URL="$db" NO_COLOR=1 "$payfac" serve --listen "127.0.0.1:$2" \
+    --insecure-cookies --upstream "http://127.0.0.1:$3" >"$1/gateway.log" 2>&1 &
+  pids+=($!)
+}
+
 passed=0 failed=0
-for proxy in nginx caddy; do
+for proxy in nginx caddy gateway; do
   dir="$scratch/$proxy"
   mkdir -p "$dir"
   echo_port=$(free_port) proxy_port=$(free_port)
@@ -99,7 +111,9 @@ for proxy in nginx caddy; do
   fi
   : >"$dir/echo.log"
   set +e
-  python3 "$here/flow.py" "$proxy" "http://127.0.0.1:$proxy_port" "http://127.0.0.1:$payfac_port" \
+  payfac_url="http://127.0.0.1:$payfac_port"
+  [ "$proxy" != gateway ] || payfac_url="http://127.0.0.1:$proxy_port"
+  python3 "$here/flow.py" "$proxy" "http://127.0.0.1:$proxy_port" "$payfac_url" \
     "$payfac" PROXIES "$scratch/merchant.key.pem" "$dir/echo.log" 2>&1 | tee "$dir/flow.out"
   set -e
   passed=$((passed + $(grep -c '^ok ' "$dir/flow.out" || true)))
