@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use payfac_domain::MerchantId;
+use payfac_server::ratelimit::RateLimits;
 use payfac_server::{Application, Config, observability};
 use payfac_store::{AdminError, Store};
 
@@ -138,6 +139,34 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
     observability::init_logging(args.log_json, colour, || Box::new(std::io::stderr()));
+    let config = config(&args)?;
+    let store = payfac_store::open(&args.database_url).await?;
+    let demo_key = if args.demo {
+        Some(ensure_demo_merchant(store.as_ref()).await?)
+    } else {
+        None
+    };
+    let application = Application::build(config, store).await?;
+    tracing::info!(
+        listen = %args.listen,
+        database = %payfac_store::redact_url(&args.database_url),
+        sandbox = args.sandbox,
+        playground = args.sandbox || args.playground,
+        admin_listen = ?args.admin_listen,
+        upstream = args.upstream.as_deref().unwrap_or("-"),
+        "payfac is serving"
+    );
+    if let Some(key) = demo_key {
+        print_demo_call(&args.listen, &key);
+    }
+    application.run_until_stopped().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The service's settings from `args`, refusing what `serve` cannot run
+/// with by the flag's name; shared with `payfac config`, which so refuses
+/// the same files before it prints anything.
+pub fn config(args: &Args) -> anyhow::Result<Config> {
     for (name, value) in [
         ("--timestamp-window-secs", args.timestamp_window_secs),
         ("--code-ttl-secs", args.code_ttl_secs),
@@ -160,7 +189,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         payfac_store::MAX_TIMESTAMP_WINDOW_SECS
     );
     let upstream = match &args.upstream {
-        Some(url) => Some(payfac_server::gateway::parse_upstream(url).map_err(anyhow::Error::msg)?),
+        Some(url) => Some(
+            payfac_server::gateway::parse_upstream(url)
+                .map_err(|error| upstream_error(url, error))?,
+        ),
         None => None,
     };
     for (name, value) in [
@@ -181,21 +213,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             "--require-session-prefix must start with /: {prefix}"
         );
     }
-    let mut rate_limits = payfac_server::ratelimit::RateLimits::parse(&args.rate_limits)
-        .map_err(anyhow::Error::msg)?;
+    let mut rate_limits = RateLimits::parse(&args.rate_limits).map_err(anyhow::Error::msg)?;
     for proxy in &args.trusted_proxies {
         rate_limits.trusted_proxies.push(
             payfac_server::ratelimit::IpNet::parse(proxy)
                 .map_err(|error| anyhow::anyhow!("--trusted-proxies: {error}"))?,
         );
     }
-    let store = payfac_store::open(&args.database_url).await?;
-    let demo_key = if args.demo {
-        Some(ensure_demo_merchant(store.as_ref()).await?)
-    } else {
-        None
-    };
-    let config = Config {
+    Ok(Config {
         listen: args.listen,
         metrics_listen: args.metrics_listen,
         timestamp_window_secs: args.timestamp_window_secs,
@@ -218,22 +243,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         rate_limits,
         ..Config::default()
-    };
-    let application = Application::build(config, store).await?;
-    tracing::info!(
-        listen = %args.listen,
-        database = %payfac_store::redact_url(&args.database_url),
-        sandbox = args.sandbox,
-        playground = args.sandbox || args.playground,
-        admin_listen = ?args.admin_listen,
-        upstream = args.upstream.as_deref().unwrap_or("-"),
-        "payfac is serving"
-    );
-    if let Some(key) = demo_key {
-        print_demo_call(&args.listen, &key);
+    })
+}
+
+/// A refused `--upstream`. A URL with an `@` is not echoed: it may carry
+/// a password.
+fn upstream_error(url: &str, error: String) -> anyhow::Error {
+    if url.contains('@') {
+        anyhow::anyhow!(
+            "--upstream must be http://host[:port] without credentials \
+             (the value is not repeated: it may carry a password)"
+        )
+    } else {
+        anyhow::Error::msg(error)
     }
-    application.run_until_stopped().await?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Registers `DEMO` with the key pair in ./demo-merchant/, creating the

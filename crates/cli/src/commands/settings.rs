@@ -53,8 +53,10 @@ pub fn layered(args: Args, matches: &ArgMatches) -> anyhow::Result<Args> {
     Ok(layered)
 }
 
-/// `payfac config`: the effective settings on stdout.
+/// `payfac config`: the effective settings on stdout, once `serve` would
+/// accept them.
 pub fn print(args: &Args) -> anyhow::Result<ExitCode> {
+    super::serve::config(args)?;
     print!("{}", render(args)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -168,6 +168,41 @@ fn values_of_the_wrong_type_are_refused_by_key() {
 }
 
 #[test]
+fn config_refuses_the_values_serve_refuses() {
+    let db = TestDb::new();
+    for (text, needle) in [
+        ("code_ttl_secs = 0\n", "--code-ttl-secs must be positive"),
+        ("timestamp_window_secs = 3601\n", "--timestamp-window-secs"),
+        (
+            "require_session_prefix = [\"account\"]\n",
+            "--require-session-prefix",
+        ),
+        (
+            "trusted_proxies = [\"not-an-address\"]\n",
+            "--trusted-proxies",
+        ),
+        ("upstream = \"https://storefront:3000\"\n", "--upstream"),
+    ] {
+        let file = write(&db, "values.toml", text);
+        config(&db, &["--config", path_arg(&file)], &[]).refused(needle);
+    }
+}
+
+#[test]
+fn an_upstream_with_a_password_is_refused_without_repeating_it() {
+    let db = TestDb::new();
+    let url = "http://shop:hunter2-not-printed@storefront:3000";
+    let file = write(&db, "upstream.toml", &format!("upstream = \"{url}\"\n"));
+    let by_file = config(&db, &["--config", path_arg(&file)], &[]);
+    let by_flag =
+        run(payfac(db.dir.path()).args(["serve", "--database-url", &db.url, "--upstream", url]));
+    for output in [by_file, by_flag] {
+        let line = output.refused("without credentials");
+        assert!(!line.contains("hunter2"), "{line}");
+    }
+}
+
+#[test]
 fn a_missing_or_malformed_file_is_refused_by_path() {
     let db = TestDb::new();
     let missing = db.path("no-such.toml");
