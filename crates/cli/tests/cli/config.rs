@@ -280,3 +280,22 @@ fn serve_listens_where_its_file_says() {
         "the service is stopped"
     );
 }
+
+#[test]
+fn the_documented_example_file_is_accepted() {
+    let db = TestDb::new();
+    let docs = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/CONFIGURATION.md");
+    let text = std::fs::read_to_string(docs).expect("docs/CONFIGURATION.md");
+    let example = text
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a TOML example");
+    let file = write(&db, "example.toml", example);
+    let settings = effective(&config(&db, &["--config", path_arg(&file)], &[]));
+    for line in example.lines().filter(|line| !line.starts_with('#')) {
+        let (key, value) = line.split_once(" = ").expect("key = value");
+        let value: toml::Table = format!("v = {value}").parse().expect("a TOML value");
+        assert_eq!(settings[key], value["v"], "{key}");
+    }
+}
