@@ -5,7 +5,7 @@
 
 mod commands;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use commands::Cli;
 
@@ -19,11 +19,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    // The matches are kept beside the parsed `Cli`: `--config` layering
+    // asks them where each value came from.
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
         Err(error) => return usage_error(error),
     };
-    match commands::run(cli).await {
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error.format(&mut Cli::command())),
+    };
+    match commands::run(cli, &matches).await {
         Ok(code) => code,
         Err(error) => {
             let message = format!("{error:#}").replace('\n', " ");

@@ -7,6 +7,7 @@ mod identity_key;
 mod keygen;
 mod merchant;
 mod serve;
+mod settings;
 mod sign;
 mod user_sync;
 
@@ -26,6 +27,8 @@ pub struct Cli {
 enum Command {
     /// Run the service.
     Serve(serve::Args),
+    /// Print the settings `serve` would run with, as TOML, secrets redacted.
+    Config(serve::Args),
     /// Register merchants and rotate their keys.
     Merchant(merchant::Args),
     /// Write a new RSA key pair: PREFIX.key.pem (PKCS#8, mode 0600) and PREFIX.pub.pem (SPKI).
@@ -44,6 +47,9 @@ enum Command {
     IdentityKey(identity_key::Args),
 }
 
+/// The embedded store, next to wherever payfac runs.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://payfac.db";
+
 /// Where storage lives: shared by every subcommand that touches it.
 #[derive(Debug, clap::Args)]
 pub struct DatabaseArgs {
@@ -51,15 +57,18 @@ pub struct DatabaseArgs {
     #[arg(
         long,
         env = "PAYFAC_DATABASE_URL",
-        default_value = "sqlite://payfac.db",
+        default_value = DEFAULT_DATABASE_URL,
         global = true
     )]
     pub database_url: String,
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// `matches` are those `cli` was made from: they tell a flag from a
+/// default, which the `--config` file is layered between.
+pub async fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(settings::layered(args, matches)?).await,
+        Command::Config(args) => settings::print(&settings::layered(args, matches)?),
         Command::Merchant(args) => merchant::run(args).await,
         Command::Keygen(args) => keygen::run(args),
         Command::Sign(args) => sign::run(args),

@@ -4,20 +4,32 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use payfac_domain::MerchantId;
+use payfac_server::ratelimit::RateLimits;
 use payfac_server::{Application, Config, observability};
 use payfac_store::{AdminError, Store};
 
-use super::DatabaseArgs;
 use super::merchant::{read_public_key, stored};
 
 /// The demo merchant's id and key folder.
 const DEMO_MERCHANT: &str = "DEMO";
 const DEMO_DIR: &str = "demo-merchant";
 
-#[derive(Debug, clap::Args)]
+/// Every `serve` setting, read by clap from flags and `PAYFAC_*`
+/// variables and by serde from the `--config` file (`settings.rs` layers
+/// them). One flat struct, so a file key is a field name: serde refuses
+/// unknown keys only without `flatten`. docs/CONFIGURATION.md lists every
+/// field, checked by a test.
+#[derive(Debug, clap::Args, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Args {
-    #[command(flatten)]
-    database: DatabaseArgs,
+    /// A TOML file of these settings, keys named as the flags with `-`
+    /// read as `_`; PAYFAC_* variables and flags override it.
+    #[arg(long, env = "PAYFAC_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// `sqlite://PATH` (created if missing) or `postgres://…`.
+    #[arg(long, env = "PAYFAC_DATABASE_URL", default_value = super::DEFAULT_DATABASE_URL)]
+    pub database_url: String,
     /// Address to listen on.
     #[arg(long, env = "PAYFAC_LISTEN", default_value_t = Config::default().listen)]
     listen: SocketAddr,
@@ -25,6 +37,9 @@ pub struct Args {
     /// the public listener: metrics name merchants).
     #[arg(long, env = "PAYFAC_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Serve the admin API (/admin/v1/…) on this address; off unless set.
+    #[arg(long, env = "PAYFAC_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
     /// Largest accepted |server time - timestamp header|, in seconds (at
     /// most 3600).
     #[arg(long, env = "PAYFAC_TIMESTAMP_WINDOW_SECS", default_value_t = Config::default().timestamp_window_secs)]
@@ -48,6 +63,9 @@ pub struct Args {
     /// banner that this is the production service.
     #[arg(long, env = "PAYFAC_PLAYGROUND")]
     playground: bool,
+    /// Register a demo merchant with a fresh key pair in ./demo-merchant/.
+    #[arg(long, env = "PAYFAC_DEMO")]
+    demo: bool,
     /// A connection that sends no complete request head this long after it
     /// opened or after its last response is closed (silent, slow and idle
     /// keep-alive connections), in seconds.
@@ -61,12 +79,6 @@ pub struct Args {
     /// limit); at the cap the idlest is closed.
     #[arg(long, env = "PAYFAC_MAX_CONNECTIONS", default_value_t = Config::default().max_connections)]
     max_connections: usize,
-    /// Register a demo merchant with a fresh key pair in ./demo-merchant/.
-    #[arg(long, env = "PAYFAC_DEMO")]
-    demo: bool,
-    /// Serve the admin API (/admin/v1/…) on this address; off unless set.
-    #[arg(long, env = "PAYFAC_ADMIN_LISTEN")]
-    admin_listen: Option<SocketAddr>,
     /// After SIGTERM or Ctrl-C, seconds requests in flight may take to
     /// finish before the process stops anyway.
     #[arg(long, env = "PAYFAC_SHUTDOWN_GRACE_SECS", default_value_t = Config::default().shutdown_grace.as_secs())]
@@ -83,13 +95,7 @@ pub struct Args {
     /// Log one JSON object per line instead of text.
     #[arg(long, env = "PAYFAC_LOG_JSON")]
     log_json: bool,
-    #[command(flatten)]
-    gateway: GatewayArgs,
-}
-
-/// Gateway mode and the identity hand-off (docs/GATEWAY.md).
-#[derive(Debug, clap::Args)]
-struct GatewayArgs {
+    // Gateway mode and the identity hand-off (docs/GATEWAY.md).
     /// Put payfac in front of this storefront (http://host:port): every request that is not payfac's own goes there.
     #[arg(long, env = "PAYFAC_UPSTREAM")]
     upstream: Option<String>,
@@ -133,6 +139,34 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
     observability::init_logging(args.log_json, colour, || Box::new(std::io::stderr()));
+    let config = config(&args)?;
+    let store = payfac_store::open(&args.database_url).await?;
+    let demo_key = if args.demo {
+        Some(ensure_demo_merchant(store.as_ref()).await?)
+    } else {
+        None
+    };
+    let application = Application::build(config, store).await?;
+    tracing::info!(
+        listen = %args.listen,
+        database = %payfac_store::redact_url(&args.database_url),
+        sandbox = args.sandbox,
+        playground = args.sandbox || args.playground,
+        admin_listen = ?args.admin_listen,
+        upstream = args.upstream.as_deref().unwrap_or("-"),
+        "payfac is serving"
+    );
+    if let Some(key) = demo_key {
+        print_demo_call(&args.listen, &key);
+    }
+    application.run_until_stopped().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The service's settings from `args`, refusing what `serve` cannot run
+/// with by the flag's name; shared with `payfac config`, which so refuses
+/// the same files before it prints anything.
+pub fn config(args: &Args) -> anyhow::Result<Config> {
     for (name, value) in [
         ("--timestamp-window-secs", args.timestamp_window_secs),
         ("--code-ttl-secs", args.code_ttl_secs),
@@ -154,44 +188,39 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         "--timestamp-window-secs must be at most {}",
         payfac_store::MAX_TIMESTAMP_WINDOW_SECS
     );
-    let gateway = &args.gateway;
-    let upstream = match &gateway.upstream {
-        Some(url) => Some(payfac_server::gateway::parse_upstream(url).map_err(anyhow::Error::msg)?),
+    let upstream = match &args.upstream {
+        Some(url) => Some(
+            payfac_server::gateway::parse_upstream(url)
+                .map_err(|error| upstream_error(url, error))?,
+        ),
         None => None,
     };
     for (name, value) in [
         (
             "--upstream-connect-timeout-secs",
-            gateway.upstream_connect_timeout_secs,
+            args.upstream_connect_timeout_secs,
         ),
         (
             "--upstream-response-timeout-secs",
-            gateway.upstream_response_timeout_secs,
+            args.upstream_response_timeout_secs,
         ),
     ] {
         anyhow::ensure!(value > 0, "{name} must be positive");
     }
-    for prefix in &gateway.require_session_prefix {
+    for prefix in &args.require_session_prefix {
         anyhow::ensure!(
             prefix.starts_with('/'),
             "--require-session-prefix must start with /: {prefix}"
         );
     }
-    let mut rate_limits = payfac_server::ratelimit::RateLimits::parse(&args.rate_limits)
-        .map_err(anyhow::Error::msg)?;
+    let mut rate_limits = RateLimits::parse(&args.rate_limits).map_err(anyhow::Error::msg)?;
     for proxy in &args.trusted_proxies {
         rate_limits.trusted_proxies.push(
             payfac_server::ratelimit::IpNet::parse(proxy)
                 .map_err(|error| anyhow::anyhow!("--trusted-proxies: {error}"))?,
         );
     }
-    let store = payfac_store::open(&args.database.database_url).await?;
-    let demo_key = if args.demo {
-        Some(ensure_demo_merchant(store.as_ref()).await?)
-    } else {
-        None
-    };
-    let config = Config {
+    Ok(Config {
         listen: args.listen,
         metrics_listen: args.metrics_listen,
         timestamp_window_secs: args.timestamp_window_secs,
@@ -205,31 +234,29 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_connections: args.max_connections,
         admin_listen: args.admin_listen,
         upstream,
-        upstream_connect_timeout: Duration::from_secs(gateway.upstream_connect_timeout_secs),
-        upstream_response_timeout: Duration::from_secs(gateway.upstream_response_timeout_secs),
-        platform_name: gateway.platform_name.clone(),
-        identity_audience: gateway.identity_audience.clone(),
-        identity_issuer: gateway.identity_issuer.clone(),
-        require_session_prefixes: gateway.require_session_prefix.clone(),
+        upstream_connect_timeout: Duration::from_secs(args.upstream_connect_timeout_secs),
+        upstream_response_timeout: Duration::from_secs(args.upstream_response_timeout_secs),
+        platform_name: args.platform_name.clone(),
+        identity_audience: args.identity_audience.clone(),
+        identity_issuer: args.identity_issuer.clone(),
+        require_session_prefixes: args.require_session_prefix.clone(),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         rate_limits,
         ..Config::default()
-    };
-    let application = Application::build(config, store).await?;
-    tracing::info!(
-        listen = %args.listen,
-        database = %payfac_store::redact_url(&args.database.database_url),
-        sandbox = args.sandbox,
-        playground = args.sandbox || args.playground,
-        admin_listen = ?args.admin_listen,
-        upstream = gateway.upstream.as_deref().unwrap_or("-"),
-        "payfac is serving"
-    );
-    if let Some(key) = demo_key {
-        print_demo_call(&args.listen, &key);
+    })
+}
+
+/// A refused `--upstream`. A URL with an `@` is not echoed: it may carry
+/// a password.
+fn upstream_error(url: &str, error: String) -> anyhow::Error {
+    if url.contains('@') {
+        anyhow::anyhow!(
+            "--upstream must be http://host[:port] without credentials \
+             (the value is not repeated: it may carry a password)"
+        )
+    } else {
+        anyhow::Error::msg(error)
     }
-    application.run_until_stopped().await?;
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Registers `DEMO` with the key pair in ./demo-merchant/, creating the

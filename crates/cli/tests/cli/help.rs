@@ -10,6 +10,7 @@ fn every_command_explains_itself() {
     let commands: &[&[&str]] = &[
         &[],
         &["serve"],
+        &["config"],
         &["merchant"],
         &["merchant", "add"],
         &["merchant", "key"],

@@ -4,6 +4,7 @@
 #[path = "../helpers/mod.rs"]
 mod helpers;
 
+mod config;
 mod gateway;
 mod help;
 mod keys;

@@ -202,17 +202,29 @@ impl Server {
     /// waits for `/healthz`. Retries on another port if the one picked was
     /// taken in between.
     pub fn start(dir: &Path, database_url: &str, extra: &[&str]) -> Self {
+        Self::start_with(dir, |port| {
+            let mut args = vec![
+                "--listen".to_owned(),
+                format!("127.0.0.1:{port}"),
+                "--database-url".to_owned(),
+                database_url.to_owned(),
+            ];
+            args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+            args
+        })
+    }
+
+    /// Starts `payfac serve ARGS(PORT)` in `dir`, for arguments that make
+    /// it listen on 127.0.0.1:PORT some way of their own, and waits for
+    /// `/healthz`; retries on another port as [`Server::start`] does.
+    pub fn start_with(dir: &Path, args: impl Fn(u16) -> Vec<String>) -> Self {
         for attempt in 0..3 {
             let port = free_port();
             let stdout = dir.join(format!("serve-{attempt}.out"));
             let stderr = dir.join(format!("serve-{attempt}.err"));
             let child = payfac(dir)
                 .arg("serve")
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .arg("--database-url")
-                .arg(database_url)
-                .args(extra)
+                .args(args(port))
                 .stdin(Stdio::null())
                 .stdout(std::fs::File::create(&stdout).expect("stdout file"))
                 .stderr(std::fs::File::create(&stderr).expect("stderr file"))
