@@ -31,6 +31,7 @@ mod redeem;
 mod server_secrets;
 mod sessions;
 mod sync;
+mod tls;
 
 use async_trait::async_trait;
 use batch::Batcher;
@@ -42,6 +43,7 @@ use crate::{
     SessionKey, Store, StoreError, StoredKey, SyncOutcome, SyncRequest,
 };
 
+pub(crate) use connect::{apply_migrations, schema_status};
 pub use connect::{CONNECT_TIMEOUT, POOL_SIZE, WAIT_TIMEOUT};
 
 pub struct PostgresStore {
