@@ -2,10 +2,12 @@
 
 mod admin_token;
 mod audit;
+mod backup;
 mod buyer;
 mod identity_key;
 mod keygen;
 mod merchant;
+mod migrate;
 mod serve;
 mod sign;
 mod user_sync;
@@ -42,12 +44,18 @@ enum Command {
     Audit(audit::Args),
     /// Rotate the key that signs X-Payfac-Identity for the platform's apps.
     IdentityKey(identity_key::Args),
+    /// Apply pending schema migrations and exit (--check: list them, change nothing).
+    Migrate(migrate::Args),
+    /// Copy the live SQLite database into a new file (PostgreSQL: use pg_dump).
+    Backup(backup::Args),
 }
 
 /// Where storage lives: shared by every subcommand that touches it.
 #[derive(Debug, clap::Args)]
 pub struct DatabaseArgs {
-    /// `sqlite://PATH` (created if missing) or `postgres://…`.
+    /// `sqlite://PATH` or `postgres://…`. Only `serve`, `migrate` and the
+    /// commands that add something (`merchant add`, `admin-token create`,
+    /// `identity-key rotate`) create a missing SQLite file.
     #[arg(
         long,
         env = "PAYFAC_DATABASE_URL",
@@ -68,6 +76,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Buyer(args) => buyer::run(args).await,
         Command::Audit(args) => audit::run(args).await,
         Command::IdentityKey(args) => identity_key::run(args).await,
+        Command::Migrate(args) => migrate::run(args).await,
+        Command::Backup(args) => backup::run(args).await,
     }
 }
 

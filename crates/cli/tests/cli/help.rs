@@ -21,6 +21,8 @@ fn every_command_explains_itself() {
         &["keygen"],
         &["sign"],
         &["user-sync"],
+        &["migrate"],
+        &["backup"],
     ];
     for command in commands {
         let mut args = command.to_vec();

@@ -9,3 +9,4 @@ mod help;
 mod keys;
 mod merchant;
 mod serve;
+mod storage;
