@@ -59,12 +59,12 @@ use async_trait::async_trait;
 
 pub use error::{AdminError, StoreError};
 pub use operator::*;
-pub use sqlite::BackupSummary;
-pub use schema::{Migration, SchemaStatus, apply_migrations, schema_status};
 pub use records::{
     IdentityKeyRecord, MerchantRecord, NewSession, PurgeCounts, RedeemOutcome, Redemption,
     RejectReason, SessionKey, StoredKey, SyncOutcome, SyncRequest,
 };
+pub use schema::{Migration, SchemaStatus, apply_migrations, schema_status};
+pub use sqlite::BackupSummary;
 
 use payfac_domain::{Buyer, MerchantId, MerchantStatus};
 

@@ -13,29 +13,28 @@ use payfac_test_support::cluster::Cluster;
 
 const PASSWORD: &str = "tls-test-pw-7Qx2";
 
-/// `openssl ARGS` in `dir`, which must succeed.
-fn openssl(dir: &Path, args: &[&str]) {
+/// `openssl ARGS` (split at spaces) in `dir`, which must succeed.
+fn openssl(dir: &Path, args: &str) {
     let output = Command::new("openssl")
-        .args(args)
+        .args(args.split_whitespace())
         .current_dir(dir)
         .output()
         .expect("the openssl command line is installed");
     assert!(
         output.status.success(),
-        "openssl {args:?}: {}",
+        "openssl {args}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
 }
 
-/// A self-signed CA (P-256): `NAME.key` and `NAME.pem` in `dir`.
+/// A new P-256 key and its certificate request or self-signed certificate.
+const NEW_KEY: &str = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+
+/// A self-signed CA: `NAME.key` and `NAME.pem` in `dir`.
 fn certificate_authority(dir: &Path, name: &str) -> PathBuf {
     openssl(
         dir,
-        &[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-days", "2", "-subj", &format!("/CN={name}"),
-            "-keyout", &format!("{name}.key"), "-out", &format!("{name}.pem"),
-        ],
+        &format!("req -x509 {NEW_KEY} -days 2 -subj /CN={name} -keyout {name}.key -out {name}.pem"),
     );
     dir.join(format!("{name}.pem"))
 }
@@ -52,19 +51,14 @@ fn server_certificate(dir: &Path, ca: &str) {
     .unwrap();
     openssl(
         dir,
-        &[
-            "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-subj", "/CN=db.payfac.test", "-keyout", "server.key", "-out",
-            "server.csr",
-        ],
+        &format!("req -new {NEW_KEY} -subj /CN=db.payfac.test -keyout server.key -out server.csr"),
     );
     openssl(
         dir,
-        &[
-            "x509", "-req", "-in", "server.csr", "-CA", &format!("{ca}.pem"), "-CAkey",
-            &format!("{ca}.key"), "-set_serial", "2", "-days", "2", "-sha384", "-extfile",
-            "server.ext", "-out", "server.crt",
-        ],
+        &format!(
+            "x509 -req -in server.csr -CA {ca}.pem -CAkey {ca}.key -set_serial 2 -days 2 \
+             -sha384 -extfile server.ext -out server.crt"
+        ),
     );
 }
 
@@ -82,7 +76,10 @@ fn assert_refused(result: Result<(), String>, needles: &[&str]) {
     for needle in needles {
         assert!(message.contains(needle), "{needle:?} in {message:?}");
     }
-    assert!(!message.contains(PASSWORD), "the password leaked: {message}");
+    assert!(
+        !message.contains(PASSWORD),
+        "the password leaked: {message}"
+    );
 }
 
 #[tokio::test]
@@ -148,15 +145,28 @@ async fn tls_modes_verify_what_libpq_verifies() {
             format!("sslmode=verify-full&sslrootcert={other_ca}"),
         ))
         .await,
-        &["sslmode=verify-full", "other-ca.pem", "invalid peer certificate", "UnknownIssuer"],
+        &[
+            "sslmode=verify-full",
+            "other-ca.pem",
+            "invalid peer certificate",
+            "UnknownIssuer",
+        ],
     );
     assert_refused(
-        connect(&url("127.0.0.1", format!("sslmode=verify-ca&sslrootcert={other_ca}"))).await,
+        connect(&url(
+            "127.0.0.1",
+            format!("sslmode=verify-ca&sslrootcert={other_ca}"),
+        ))
+        .await,
         &["sslmode=verify-ca", "UnknownIssuer"],
     );
     // libpq: `require` with a root certificate verifies the chain.
     assert_refused(
-        connect(&url("127.0.0.1", format!("sslmode=require&sslrootcert={other_ca}"))).await,
+        connect(&url(
+            "127.0.0.1",
+            format!("sslmode=require&sslrootcert={other_ca}"),
+        ))
+        .await,
         &["sslmode=require", "UnknownIssuer"],
     );
     // A host name the certificate does not hold: refused by verify-full
@@ -169,9 +179,12 @@ async fn tls_modes_verify_what_libpq_verifies() {
         .await,
         &["sslmode=verify-full", "not valid for name", "localhost"],
     );
-    connect(&url("localhost", format!("sslmode=verify-ca&sslrootcert={ca}")))
-        .await
-        .expect("verify-ca does not compare the host name");
+    connect(&url(
+        "localhost",
+        format!("sslmode=verify-ca&sslrootcert={ca}"),
+    ))
+    .await
+    .expect("verify-ca does not compare the host name");
     // `require` without a root certificate and `prefer` encrypt without
     // verifying, as libpq does.
     connect(&url("localhost", "sslmode=require".into()))
@@ -205,8 +218,7 @@ async fn tls_modes_verify_what_libpq_verifies() {
 /// by name, and the password never appears.
 #[tokio::test]
 async fn unsupported_tls_settings_are_refused_at_open() {
-    let refused = |result: Result<std::sync::Arc<dyn Store>, StoreError>| match result
-    {
+    let refused = |result: Result<std::sync::Arc<dyn Store>, StoreError>| match result {
         Err(StoreError::Config(message)) => message,
         Err(other) => panic!("a configuration error, not {other}"),
         Ok(_) => panic!("refused"),
@@ -214,9 +226,18 @@ async fn unsupported_tls_settings_are_refused_at_open() {
     let base = format!("postgres://payfac:{PASSWORD}@127.0.0.1:1/payfac");
     for (query, needle) in [
         ("sslmode=allow", "sslmode=allow is not supported"),
-        ("sslmode=verify-full", "sslmode=verify-full needs sslrootcert"),
-        ("sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem", "cannot read sslrootcert /nonexistent/ca.pem"),
-        ("sslmode=verify-full&sslrootcert=system", "sslrootcert=system is not supported"),
+        (
+            "sslmode=verify-full",
+            "sslmode=verify-full needs sslrootcert",
+        ),
+        (
+            "sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem",
+            "cannot read sslrootcert /nonexistent/ca.pem",
+        ),
+        (
+            "sslmode=verify-full&sslrootcert=system",
+            "sslrootcert=system is not supported",
+        ),
         ("sslcert=client.pem", "sslcert"),
     ] {
         let message = refused(payfac_store::open(&format!("{base}?{query}")).await);

@@ -75,7 +75,10 @@ fn migrate_and_check(
     assert_eq!(applied.code, 0, "{applied:#?}");
     assert_eq!(
         applied.stdout,
-        format!("{}schema version 7: up to date\n", lines("applied", names, 1))
+        format!(
+            "{}schema version 7: up to date\n",
+            lines("applied", names, 1)
+        )
     );
     let check = payfac(&["migrate", "--check"]);
     assert_eq!(
@@ -91,8 +94,7 @@ fn migrate_and_check(
     assert_eq!(check.stdout, "pending\t7\tserver_secrets\n");
     let applied = payfac(&["migrate"]);
     assert_eq!(
-        applied.stdout,
-        "applied\t7\tserver_secrets\nschema version 7: up to date\n",
+        applied.stdout, "applied\t7\tserver_secrets\nschema version 7: up to date\n",
         "{applied:#?}"
     );
 }
@@ -127,7 +129,10 @@ fn migrate_applies_what_check_lists_on_sqlite() {
     let check = db.payfac(&["migrate", "--check"]);
     assert_eq!(
         (check.code, check.stdout.as_str()),
-        (0, "schema version 9: newer than this release's 7, nothing to apply\n")
+        (
+            0,
+            "schema version 9: newer than this release's 7, nothing to apply\n"
+        )
     );
 }
 
@@ -229,7 +234,11 @@ impl Signed {
 
 #[track_caller]
 fn assert_accepted((status, envelope): (u16, Value)) {
-    assert_eq!((status, &envelope["code"]), (200, &Value::from("0000")), "{envelope}");
+    assert_eq!(
+        (status, &envelope["code"]),
+        (200, &Value::from("0000")),
+        "{envelope}"
+    );
 }
 
 #[track_caller]
@@ -275,7 +284,11 @@ fn a_backup_taken_while_serving_restores_and_refuses_earlier_replays() {
     let wait_for = |target: usize| {
         let deadline = Instant::now() + Duration::from_secs(60);
         while count() < target {
-            assert!(Instant::now() < deadline, "the client stalled at {}", count());
+            assert!(
+                Instant::now() < deadline,
+                "the client stalled at {}",
+                count()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     };
@@ -298,7 +311,11 @@ fn a_backup_taken_while_serving_restores_and_refuses_earlier_replays() {
     stop.store(true, Ordering::Relaxed);
     load.join().expect("the writing client");
     assert!(
-        acknowledged.lock().unwrap().iter().any(|(_, at)| *at > ended),
+        acknowledged
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, at)| *at > ended),
         "the service kept writing after the backup"
     );
 
@@ -350,7 +367,10 @@ fn backup_refuses_an_existing_file_and_postgres() {
     let output = run(crate::helpers::payfac(db.dir.path())
         .args(["backup", "--out"])
         .arg(&fresh)
-        .args(["--database-url", "postgres://payfac:hunter2@db.invalid/payfac"]));
+        .args([
+            "--database-url",
+            "postgres://payfac:hunter2@db.invalid/payfac",
+        ]));
     let line = output.refused("pg_dump");
     assert!(!line.contains("hunter2"), "{line}");
     assert!(!fresh.exists());
@@ -377,14 +397,26 @@ fn read_commands_refuse_a_database_that_does_not_exist() {
         &["admin-token", "list"],
         &["admin-token", "revoke", "ops"],
         &["buyer", "show", "--user-id", "1739298043323322369"],
-        &["buyer", "export", "--merchant", "ACME", "--merchant-user-no", "U1"],
-        &["buyer", "revoke-sessions", "--user-id", "1739298043323322369"],
+        &[
+            "buyer",
+            "export",
+            "--merchant",
+            "ACME",
+            "--merchant-user-no",
+            "U1",
+        ],
+        &[
+            "buyer",
+            "revoke-sessions",
+            "--user-id",
+            "1739298043323322369",
+        ],
         &["buyer", "erase", "--user-id", "1739298043323322369"],
         &["migrate", "--check"],
         &["backup", "--out", out.to_str().unwrap()],
     ];
     for args in commands {
-        let output = db.payfac(*args);
+        let output = db.payfac(args);
         let line = output.refused(&format!("no database at {}", db.url));
         assert!(line.contains("does not exist"), "{args:?}: {line}");
         assert!(!file.exists(), "{args:?} created {}", file.display());

@@ -85,12 +85,13 @@ pub(super) fn pool(url: &str) -> Result<Pool, StoreError> {
     })?;
     // tokio-postgres's parse errors ("unknown option `sslcert`") name the
     // option, never its value; the reason is in the error's source.
-    let mut config: tokio_postgres::Config = plain.parse().map_err(|error: tokio_postgres::Error| {
-        invalid(match std::error::Error::source(&error) {
-            Some(cause) => cause.to_string(),
-            None => error.to_string(),
-        })
-    })?;
+    let mut config: tokio_postgres::Config =
+        plain.parse().map_err(|error: tokio_postgres::Error| {
+            invalid(match std::error::Error::source(&error) {
+                Some(cause) => cause.to_string(),
+                None => error.to_string(),
+            })
+        })?;
     config.ssl_mode(tls.ssl_mode());
     let connector = MakeRustls::new(tls)?;
     if config.get_connect_timeout().is_none() {

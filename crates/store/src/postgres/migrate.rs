@@ -15,12 +15,24 @@ use crate::{Migration, StoreError};
 /// the version.
 pub(super) const MIGRATIONS: &[(&str, &str)] = &[
     ("schema", include_str!("schema.sql")),
-    ("session_ids", include_str!("migrations/002_session_ids.sql")),
+    (
+        "session_ids",
+        include_str!("migrations/002_session_ids.sql"),
+    ),
     ("nonce_log", include_str!("migrations/003_nonce_log.sql")),
-    ("nonce_retention", include_str!("migrations/004_nonce_retention.sql")),
+    (
+        "nonce_retention",
+        include_str!("migrations/004_nonce_retention.sql"),
+    ),
     ("admin_api", include_str!("migrations/005_admin_api.sql")),
-    ("identity_keys", include_str!("migrations/006_identity_keys.sql")),
-    ("server_secrets", include_str!("migrations/007_server_secrets.sql")),
+    (
+        "identity_keys",
+        include_str!("migrations/006_identity_keys.sql"),
+    ),
+    (
+        "server_secrets",
+        include_str!("migrations/007_server_secrets.sql"),
+    ),
 ];
 
 /// Advisory lock key of the migrator ("payfac" in ASCII). Advisory locks
@@ -71,10 +83,7 @@ pub(super) async fn migrate(client: &mut Client) -> Result<Vec<Migration>, Store
 /// has no `schema_migrations` table (a new database).
 pub(super) async fn version(client: &Client) -> Result<i64, StoreError> {
     let exists: bool = client
-        .query_one(
-            "SELECT to_regclass('schema_migrations') IS NOT NULL",
-            &[],
-        )
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
         .await?
         .get(0);
     if !exists {

@@ -22,6 +22,7 @@ mod admin_tokens;
 mod batch;
 mod buyers;
 mod buyers_admin;
+mod channel_binding;
 mod connect;
 mod identity_keys;
 mod migrate;
@@ -43,8 +44,8 @@ use crate::{
     SessionKey, Store, StoreError, StoredKey, SyncOutcome, SyncRequest,
 };
 
-pub(crate) use connect::{apply_migrations, schema_status};
 pub use connect::{CONNECT_TIMEOUT, POOL_SIZE, WAIT_TIMEOUT};
+pub(crate) use connect::{apply_migrations, schema_status};
 
 pub struct PostgresStore {
     pool: Pool,

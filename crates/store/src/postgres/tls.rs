@@ -20,7 +20,8 @@
 //! always visible in the configuration.
 //!
 //! With TLS, the connection offers SCRAM's `tls-server-end-point` channel
-//! binding (RFC 5929), so `channel_binding=require` works as in libpq.
+//! binding (`channel_binding.rs`), so `channel_binding=require` works as
+//! in libpq.
 
 use std::future::Future;
 use std::io;
@@ -150,14 +151,12 @@ impl MakeRustls {
         let verifier: Arc<dyn ServerCertVerifier> = match &settings.root_cert {
             Some(path) if settings.verification() != Verification::None => {
                 let roots = read_roots(path)?;
-                let webpki = WebPkiServerVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    provider.clone(),
-                )
-                .build()
-                .map_err(|error| {
-                    StoreError::Config(format!("sslrootcert {}: {error}", path.display()))
-                })?;
+                let webpki =
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                        .build()
+                        .map_err(|error| {
+                            StoreError::Config(format!("sslrootcert {}: {error}", path.display()))
+                        })?;
                 Arc::new(Verifier {
                     webpki: Some(webpki),
                     check_host: settings.verification() == Verification::ChainAndHost,
@@ -185,7 +184,10 @@ impl MakeRustls {
 
 fn read_roots(path: &std::path::Path) -> Result<RootCertStore, StoreError> {
     let pem = std::fs::read(path).map_err(|error| {
-        StoreError::Config(format!("cannot read sslrootcert {}: {error}", path.display()))
+        StoreError::Config(format!(
+            "cannot read sslrootcert {}: {error}",
+            path.display()
+        ))
     })?;
     let mut roots = RootCertStore::empty();
     for certificate in CertificateDer::pem_slice_iter(&pem) {
@@ -348,77 +350,9 @@ where
         connection
             .peer_certificates()
             .and_then(|chain| chain.first())
-            .and_then(|certificate| tls_server_end_point(certificate))
+            .and_then(|certificate| super::channel_binding::tls_server_end_point(certificate))
             .map_or_else(ChannelBinding::none, ChannelBinding::tls_server_end_point)
     }
-}
-
-/// RFC 5929 `tls-server-end-point`: the certificate's hash with the hash
-/// of its signature algorithm (SHA-256 for MD5 and SHA-1), as PostgreSQL
-/// computes it. `None` for an algorithm without one (Ed25519): the
-/// connection then offers no channel binding.
-fn tls_server_end_point(certificate: &[u8]) -> Option<Vec<u8>> {
-    use aws_lc_rs::digest;
-    const SHA384: &[&[u8]] = &[
-        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c], // sha384WithRSAEncryption
-        &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03],       // ecdsa-with-SHA384
-    ];
-    const SHA512: &[&[u8]] = &[
-        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d], // sha512WithRSAEncryption
-        &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04],       // ecdsa-with-SHA512
-    ];
-    const ED25519: &[u8] = &[0x2b, 0x65, 0x70];
-    let algorithm = signature_algorithm(certificate)?;
-    let hash = if SHA384.contains(&algorithm) {
-        &digest::SHA384
-    } else if SHA512.contains(&algorithm) {
-        &digest::SHA512
-    } else if algorithm == ED25519 {
-        return None;
-    } else {
-        &digest::SHA256
-    };
-    Some(digest::digest(hash, certificate).as_ref().to_vec())
-}
-
-/// The OID of a DER certificate's outer `signatureAlgorithm`:
-/// `SEQUENCE { tbsCertificate SEQUENCE, signatureAlgorithm SEQUENCE { OID, … }, … }`.
-fn signature_algorithm(certificate: &[u8]) -> Option<&[u8]> {
-    let (tag, certificate, _) = der(certificate)?;
-    if tag != 0x30 {
-        return None;
-    }
-    let (_, _, rest) = der(certificate)?;
-    let (tag, algorithm, _) = der(rest)?;
-    if tag != 0x30 {
-        return None;
-    }
-    let (tag, oid, _) = der(algorithm)?;
-    (tag == 0x06).then_some(oid)
-}
-
-/// One DER element: its tag, its contents and what follows it.
-fn der(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, input) = input.split_first()?;
-    let (&first, mut input) = input.split_first()?;
-    let length = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 || input.len() < count {
-            return None;
-        }
-        let (bytes, rest) = input.split_at(count);
-        input = rest;
-        bytes
-            .iter()
-            .fold(0usize, |length, &byte| (length << 8) | usize::from(byte))
-    };
-    if input.len() < length {
-        return None;
-    }
-    let (contents, rest) = input.split_at(length);
-    Some((tag, contents, rest))
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RustlsStream<S> {
@@ -479,9 +413,11 @@ mod tests {
     /// libpq: `require` with a root certificate behaves as `verify-ca`.
     #[test]
     fn require_with_a_root_certificate_verifies_the_chain() {
-        let (_, settings) = split_url("postgres://db/app?sslmode=require&sslrootcert=ca.pem").unwrap();
+        let (_, settings) =
+            split_url("postgres://db/app?sslmode=require&sslrootcert=ca.pem").unwrap();
         assert_eq!(settings.verification(), Verification::Chain);
-        let (_, settings) = split_url("postgres://db/app?sslmode=disable&sslrootcert=ca.pem").unwrap();
+        let (_, settings) =
+            split_url("postgres://db/app?sslmode=disable&sslrootcert=ca.pem").unwrap();
         assert_eq!(
             (settings.ssl_mode(), settings.verification()),
             (SslMode::Disable, Verification::None)
@@ -528,13 +464,32 @@ mod tests {
         assert!(message.contains("holds no PEM certificate"), "{message}");
     }
 
+    /// A host that is no DNS name cannot be compared with a certificate:
+    /// verify-full refuses it, the other modes use a placeholder name.
     #[test]
-    fn der_elements_are_read_and_truncation_is_refused() {
-        assert_eq!(der(&[0x06, 0x01, 0x2a, 0xff]), Some((0x06, &[0x2a][..], &[0xff][..])));
-        let long: Vec<u8> = [0x04, 0x81, 0x80].into_iter().chain([7; 0x80]).collect();
-        assert_eq!(der(&long).map(|(_, c, _)| c.len()), Some(0x80));
-        assert_eq!(der(&[0x04, 0x02, 0x00]), None);
-        assert_eq!(der(&[0x04, 0x80]), None);
-        assert_eq!(signature_algorithm(&[0x30, 0x00]), None);
+    fn verify_full_refuses_a_host_a_certificate_cannot_name() {
+        let make = |mode: &str| {
+            let mut make = MakeRustls::new(TlsSettings {
+                mode: "require".into(),
+                root_cert: None,
+            })
+            .unwrap();
+            make.settings = Arc::new(TlsSettings {
+                mode: mode.into(),
+                root_cert: Some("ca.pem".into()),
+            });
+            make
+        };
+        let connect = |mode: &str, host: &str| {
+            <MakeRustls as MakeTlsConnect<tokio::net::TcpStream>>::make_tls_connect(
+                &mut make(mode),
+                host,
+            )
+        };
+        let refused = connect("verify-full", "db host").err().expect("refused");
+        assert!(refused.to_string().contains("\"db host\""), "{refused}");
+        assert!(connect("verify-ca", "db host").is_ok());
+        assert!(connect("verify-full", "db.example").is_ok());
+        assert!(connect("verify-full", "10.0.0.5").is_ok());
     }
 }

@@ -12,11 +12,23 @@ use crate::{Migration, StoreError};
 pub(super) const MIGRATIONS: &[(&str, &str)] = &[
     ("schema", include_str!("schema.sql")),
     ("nonce_log", include_str!("migrations/002_nonce_log.sql")),
-    ("session_ids", include_str!("migrations/003_session_ids.sql")),
-    ("nonce_retention", include_str!("migrations/004_nonce_retention.sql")),
+    (
+        "session_ids",
+        include_str!("migrations/003_session_ids.sql"),
+    ),
+    (
+        "nonce_retention",
+        include_str!("migrations/004_nonce_retention.sql"),
+    ),
     ("admin_api", include_str!("migrations/005_admin_api.sql")),
-    ("identity_keys", include_str!("migrations/006_identity_keys.sql")),
-    ("server_secrets", include_str!("migrations/007_server_secrets.sql")),
+    (
+        "identity_keys",
+        include_str!("migrations/006_identity_keys.sql"),
+    ),
+    (
+        "server_secrets",
+        include_str!("migrations/007_server_secrets.sql"),
+    ),
 ];
 
 /// Applies the missing migrations and answers which it applied.
