@@ -29,7 +29,10 @@
 //! `writer_tests`), the writer's live nonce set (`nonces`) and the reader
 //! pool (`readers`); PostgreSQL's group commit (`batch`), which `sync` and
 //! `redeem` run through. The SQL is written by hand per dialect: that is
-//! what the measurements in docs/PERFORMANCE.md chose.
+//! what the measurements in docs/PERFORMANCE.md chose. Files one backend
+//! needs for operating it: SQLite's online `backup`; PostgreSQL's `tls`
+//! (`sslmode`, `sslrootcert`) and its `channel_binding`. Outside the
+//! backends, `schema` answers `payfac migrate`.
 //!
 //! **Adding a field** (say, a buyer's phone): a migration with the next
 //! number in *both* `sqlite/migrations/` and `postgres/migrations/`
