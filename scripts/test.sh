@@ -28,6 +28,15 @@ if ! command -v faketime >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
 fi
 
+# openssl makes the CA and server certificates of the PostgreSQL TLS test
+# (crates/store/tests/postgres_tls.rs), whose throwaway cluster uses the
+# PostgreSQL binaries installed above; the vectors below need it too.
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "test.sh: installing openssl (apt-get)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+fi
+
 # The vectors are what an implementation independent of the Rust signer
 # (Python's urllib and the openssl command line) makes of their cases.
 scripts/gen-vectors.py --check

@@ -29,7 +29,10 @@
 //! `writer_tests`), the writer's live nonce set (`nonces`) and the reader
 //! pool (`readers`); PostgreSQL's group commit (`batch`), which `sync` and
 //! `redeem` run through. The SQL is written by hand per dialect: that is
-//! what the measurements in docs/PERFORMANCE.md chose.
+//! what the measurements in docs/PERFORMANCE.md chose. Files one backend
+//! needs for operating it: SQLite's online `backup`; PostgreSQL's `tls`
+//! (`sslmode`, `sslrootcert`) and its `channel_binding`. Outside the
+//! backends, `schema` answers `payfac migrate`.
 //!
 //! **Adding a field** (say, a buyer's phone): a migration with the next
 //! number in *both* `sqlite/migrations/` and `postgres/migrations/`
@@ -50,6 +53,7 @@ mod error;
 mod operator;
 pub mod postgres;
 mod records;
+mod schema;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -62,6 +66,8 @@ pub use records::{
     IdentityKeyRecord, MerchantRecord, NewSession, PurgeCounts, RedeemOutcome, Redemption,
     RejectReason, SessionKey, StoredKey, SyncOutcome, SyncRequest,
 };
+pub use schema::{Migration, SchemaStatus, apply_migrations, schema_status};
+pub use sqlite::BackupSummary;
 
 use payfac_domain::{Buyer, MerchantId, MerchantStatus};
 
@@ -167,15 +173,90 @@ pub trait Store: OperatorStore + Send + Sync + 'static {
 /// missing) or `postgres://…` / `postgresql://…`. Migrations run before it
 /// is returned.
 pub async fn open(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    match target(database_url)? {
+        Target::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStore::open(path).await?)),
+        Target::Postgres(url) => Ok(Arc::new(postgres::PostgresStore::open(url).await?)),
+    }
+}
+
+/// As [`open`], but a SQLite file that does not exist is an error naming
+/// the URL, not a new empty database: for commands that only read or
+/// change what is already there, where a mistyped path must not leave an
+/// empty `payfac.db` behind and answer "nothing found".
+pub async fn open_existing(database_url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if let Target::Sqlite(path) = target(database_url)? {
+        require_file(database_url, path)?;
+    }
+    open(database_url).await
+}
+
+/// `payfac backup`: copies a live SQLite database into the new file
+/// `out` (`sqlite/backup.rs`). PostgreSQL is refused: its own tools
+/// (`pg_dump`, base backups with WAL archiving) are the way there.
+pub async fn backup(
+    database_url: &str,
+    out: &std::path::Path,
+) -> Result<BackupSummary, StoreError> {
+    match target(database_url)? {
+        Target::Sqlite(path) => {
+            require_file(database_url, path)?;
+            let (path, out) = (path.to_owned(), out.to_owned());
+            blocking(move || sqlite::backup(&path, &out)).await
+        }
+        Target::Postgres(_) => Err(StoreError::Config(
+            "payfac backup copies SQLite databases only; back up PostgreSQL with pg_dump, \
+             or base backups with WAL archiving (docs/OPERATIONS.md, \"Backups\")"
+                .into(),
+        )),
+    }
+}
+
+/// Runs blocking SQLite work off the async runtime.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| StoreError::Unavailable(error.to_string()))?
+}
+
+/// The backend a URL names, with what that backend opens.
+pub(crate) enum Target<'a> {
+    /// The file path, with any `?…` after it.
+    Sqlite(&'a str),
+    /// The whole URL.
+    Postgres(&'a str),
+}
+
+pub(crate) fn target(database_url: &str) -> Result<Target<'_>, StoreError> {
     if let Some(path) = database_url.strip_prefix("sqlite://") {
-        Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+        Ok(Target::Sqlite(path))
     } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PostgresStore::open(database_url).await?))
+        Ok(Target::Postgres(database_url))
     } else {
         Err(StoreError::Config(format!(
             "unsupported database URL scheme (use sqlite://PATH or postgres://…): {}",
             redact_url(database_url)
         )))
+    }
+}
+
+/// Refuses a SQLite URL whose file does not exist, naming the URL.
+pub(crate) fn require_file(database_url: &str, path: &str) -> Result<(), StoreError> {
+    let file = sqlite::file_path(path);
+    match std::fs::metadata(&file) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(StoreError::Config(format!(
+                "no database at {}: {} does not exist (payfac serve or payfac migrate creates it)",
+                redact_url(database_url),
+                file.display()
+            )))
+        }
+        Err(error) => Err(StoreError::Config(format!(
+            "cannot read the database at {}: {error}",
+            redact_url(database_url)
+        ))),
     }
 }
 

@@ -1,11 +1,13 @@
 //! Test support shared by every crate of the workspace, as a
 //! dev-dependency only: the project's signature vectors, a fresh
-//! PostgreSQL database per test, a TCP proxy a test can cut, and polling
-//! for a condition instead of sleeping for a guess.
+//! PostgreSQL database per test, a throwaway cluster of a test's own, a
+//! TCP proxy a test can cut, and polling for a condition instead of
+//! sleeping for a guess.
 //!
 //! One home for each, so that a change to how tests find the vectors or
 //! the database server is made once.
 
+pub mod cluster;
 pub mod postgres;
 pub mod proxy;
 pub mod vectors;

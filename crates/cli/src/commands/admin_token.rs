@@ -31,7 +31,13 @@ enum TokenCommand {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let store = payfac_store::open(&args.database.database_url).await?;
+    // Only `create` may create the database; a missing file is refused
+    // for listing and revoking.
+    let url = &args.database.database_url;
+    let store = match args.command {
+        TokenCommand::Create { .. } => payfac_store::open(url).await?,
+        _ => payfac_store::open_existing(url).await?,
+    };
     match args.command {
         TokenCommand::Create { name } => {
             let token = cli(store.as_ref()).create_token(&name).await?;

@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let store = payfac_store::open(&args.database.database_url).await?;
+    let store = payfac_store::open_existing(&args.database.database_url).await?;
     let records: Vec<AuditView> = store
         .audit_log(args.limit)
         .await?

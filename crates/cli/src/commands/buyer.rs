@@ -73,7 +73,8 @@ enum BuyerCommand {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let store = payfac_store::open(&args.database.database_url).await?;
+    // Every buyer command needs buyers: a missing file is refused.
+    let store = payfac_store::open_existing(&args.database.database_url).await?;
     let operator = cli(store.as_ref());
     let json = match args.command {
         BuyerCommand::Show {

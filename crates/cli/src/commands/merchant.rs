@@ -72,7 +72,14 @@ enum KeyCommand {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let store = payfac_store::open(&args.database.database_url).await?;
+    // Only `add` may create the database; every other command needs a
+    // merchant that is already there (or lists them), so a missing file
+    // is refused rather than created empty.
+    let url = &args.database.database_url;
+    let store = match args.command {
+        MerchantCommand::Add { .. } => payfac_store::open(url).await?,
+        _ => payfac_store::open_existing(url).await?,
+    };
     match args.command {
         MerchantCommand::Add {
             id,

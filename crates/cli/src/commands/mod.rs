@@ -2,10 +2,12 @@
 
 mod admin_token;
 mod audit;
+mod backup;
 mod buyer;
 mod identity_key;
 mod keygen;
 mod merchant;
+mod migrate;
 mod serve;
 mod settings;
 mod sign;
@@ -45,6 +47,10 @@ enum Command {
     Audit(audit::Args),
     /// Rotate the key that signs X-Payfac-Identity for the platform's apps.
     IdentityKey(identity_key::Args),
+    /// Apply pending schema migrations and exit (--check: list them, change nothing).
+    Migrate(migrate::Args),
+    /// Copy the live SQLite database into a new file (PostgreSQL: use pg_dump).
+    Backup(backup::Args),
 }
 
 /// The embedded store, next to wherever payfac runs.
@@ -53,7 +59,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://payfac.db";
 /// Where storage lives: shared by every subcommand that touches it.
 #[derive(Debug, clap::Args)]
 pub struct DatabaseArgs {
-    /// `sqlite://PATH` (created if missing) or `postgres://…`.
+    /// `sqlite://PATH` or `postgres://…`. Only `serve`, `migrate` and the
+    /// commands that add something (`merchant add`, `admin-token create`,
+    /// `identity-key rotate`) create a missing SQLite file.
     #[arg(
         long,
         env = "PAYFAC_DATABASE_URL",
@@ -77,6 +85,8 @@ pub async fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCod
         Command::Buyer(args) => buyer::run(args).await,
         Command::Audit(args) => audit::run(args).await,
         Command::IdentityKey(args) => identity_key::run(args).await,
+        Command::Migrate(args) => migrate::run(args).await,
+        Command::Backup(args) => backup::run(args).await,
     }
 }
 

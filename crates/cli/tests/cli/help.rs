@@ -22,6 +22,8 @@ fn every_command_explains_itself() {
         &["keygen"],
         &["sign"],
         &["user-sync"],
+        &["migrate"],
+        &["backup"],
     ];
     for command in commands {
         let mut args = command.to_vec();

@@ -10,3 +10,4 @@ mod help;
 mod keys;
 mod merchant;
 mod serve;
+mod storage;

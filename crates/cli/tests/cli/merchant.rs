@@ -256,6 +256,8 @@ fn generate_key_leaves_nothing_behind_when_refused() {
 #[test]
 fn key_rotation_status_and_list_reflect_every_change() {
     let db = TestDb::new();
+    // `merchant list` refuses a database that does not exist yet.
+    assert_eq!(db.payfac(&["migrate"]).code, 0);
     assert_eq!(db.list_json(), json!([]));
     assert_eq!(db.list_text(), vec![]);
 

@@ -10,14 +10,13 @@ use std::time::Duration;
 use deadpool_postgres::{
     Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
 };
-use tokio_postgres::NoTls;
-use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
 use super::PostgresStore;
 use super::batch::Batcher;
-use super::migrate::migrate;
-use crate::{AdminError, StoreError, redact_url};
+use super::migrate::{MIGRATIONS, migrate, pending, version};
+use super::tls::{MakeRustls, split_url};
+use crate::{AdminError, Migration, SchemaStatus, StoreError, redact_url};
 
 /// Connections per instance. Fixed rather than taken from the URL, so that
 /// the total an operator must allow for is instances × this.
@@ -51,16 +50,50 @@ impl PostgresStore {
     }
 }
 
+/// `payfac migrate`: applies the pending migrations, under the same
+/// advisory lock as instances starting.
+pub(crate) async fn apply_migrations(url: &str) -> Result<Vec<Migration>, StoreError> {
+    let pool = pool(url)?;
+    let mut client = pool.get().await?;
+    migrate(&mut client).await
+}
+
+/// `payfac migrate --check`: the recorded schema version, read only.
+pub(crate) async fn schema_status(url: &str) -> Result<SchemaStatus, StoreError> {
+    let pool = pool(url)?;
+    let client = pool.get().await?;
+    let current = version(&client).await?;
+    Ok(SchemaStatus {
+        current,
+        latest: MIGRATIONS.len() as i64,
+        pending: pending(current),
+    })
+}
+
+/// The pool for a URL. `sslmode` and `sslrootcert` are read as libpq
+/// reads them (`tls.rs`); everything else as tokio-postgres does.
 pub(super) fn pool(url: &str) -> Result<Pool, StoreError> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|_| StoreError::Config(format!("invalid PostgreSQL URL: {}", redact_url(url))))?;
-    if config.get_ssl_mode() == SslMode::Require {
-        return Err(StoreError::Config(format!(
-            "TLS to PostgreSQL is not supported; use sslmode=disable or prefer: {}",
+    let invalid = |reason: String| {
+        StoreError::Config(format!(
+            "invalid PostgreSQL URL ({reason}): {}",
             redact_url(url)
-        )));
-    }
+        ))
+    };
+    let (plain, tls) = split_url(url).map_err(|error| match error {
+        StoreError::Config(reason) => invalid(reason),
+        other => other,
+    })?;
+    // tokio-postgres's parse errors ("unknown option `sslcert`") name the
+    // option, never its value; the reason is in the error's source.
+    let mut config: tokio_postgres::Config =
+        plain.parse().map_err(|error: tokio_postgres::Error| {
+            invalid(match std::error::Error::source(&error) {
+                Some(cause) => cause.to_string(),
+                None => error.to_string(),
+            })
+        })?;
+    config.ssl_mode(tls.ssl_mode());
+    let connector = MakeRustls::new(tls)?;
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
@@ -74,7 +107,7 @@ pub(super) fn pool(url: &str) -> Result<Pool, StoreError> {
     // health query per checkout would double the round trips of a request.
     let manager = Manager::from_config(
         config,
-        NoTls,
+        connector,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },

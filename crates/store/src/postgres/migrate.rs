@@ -9,18 +9,34 @@
 
 use deadpool_postgres::Client;
 
-use crate::StoreError;
+use crate::{Migration, StoreError};
 
-/// Schema migrations, applied in order; the index + 1 is the version.
-const MIGRATIONS: &[&str] = &[
-    include_str!("schema.sql"),
-    include_str!("migrations/002_session_ids.sql"),
-    include_str!("migrations/003_nonce_log.sql"),
-    include_str!("migrations/004_nonce_retention.sql"),
-    include_str!("migrations/005_admin_api.sql"),
-    include_str!("migrations/006_identity_keys.sql"),
-    include_str!("migrations/007_server_secrets.sql"),
-    include_str!("migrations/008_pending_sessions.sql"),
+/// Schema migrations (name, SQL), applied in order; the index + 1 is
+/// the version.
+pub(super) const MIGRATIONS: &[(&str, &str)] = &[
+    ("schema", include_str!("schema.sql")),
+    (
+        "session_ids",
+        include_str!("migrations/002_session_ids.sql"),
+    ),
+    ("nonce_log", include_str!("migrations/003_nonce_log.sql")),
+    (
+        "nonce_retention",
+        include_str!("migrations/004_nonce_retention.sql"),
+    ),
+    ("admin_api", include_str!("migrations/005_admin_api.sql")),
+    (
+        "identity_keys",
+        include_str!("migrations/006_identity_keys.sql"),
+    ),
+    (
+        "server_secrets",
+        include_str!("migrations/007_server_secrets.sql"),
+    ),
+    (
+        "pending_sessions",
+        include_str!("migrations/008_pending_sessions.sql"),
+    ),
 ];
 
 /// Advisory lock key of the migrator ("payfac" in ASCII). Advisory locks
@@ -28,7 +44,8 @@ const MIGRATIONS: &[&str] = &[
 /// other.
 const LOCK_KEY: i64 = 0x7061_7966_6163;
 
-pub(super) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+/// Applies the missing migrations and answers which it applied.
+pub(super) async fn migrate(client: &mut Client) -> Result<Vec<Migration>, StoreError> {
     let transaction = client.transaction().await?;
     transaction
         .execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])
@@ -50,16 +67,42 @@ pub(super) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         .get(0);
     // A database already migrated further by a newer release is used as it
     // is, so an older instance can still run during a rolling upgrade.
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-        let version = index as i64 + 1;
-        transaction.batch_execute(sql).await?;
+    let pending = pending(applied);
+    for migration in &pending {
+        transaction
+            .batch_execute(MIGRATIONS[migration.version as usize - 1].1)
+            .await?;
         transaction
             .execute(
                 "INSERT INTO schema_migrations (version) VALUES ($1)",
-                &[&version],
+                &[&migration.version],
             )
             .await?;
     }
     transaction.commit().await?;
-    Ok(())
+    Ok(pending)
+}
+
+/// The schema version the database records, reading only: 0 when it
+/// has no `schema_migrations` table (a new database).
+pub(super) async fn version(client: &Client) -> Result<i64, StoreError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    Ok(client
+        .query_one(
+            "SELECT COALESCE(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
+/// The migrations after `version`, in order.
+pub(super) fn pending(version: i64) -> Vec<Migration> {
+    crate::schema::after(MIGRATIONS, version)
 }

@@ -22,6 +22,7 @@ mod admin_tokens;
 mod batch;
 mod buyers;
 mod buyers_admin;
+mod channel_binding;
 mod connect;
 mod identity_keys;
 mod migrate;
@@ -31,6 +32,7 @@ mod redeem;
 mod server_secrets;
 mod sessions;
 mod sync;
+mod tls;
 
 use async_trait::async_trait;
 use batch::Batcher;
@@ -43,6 +45,7 @@ use crate::{
 };
 
 pub use connect::{CONNECT_TIMEOUT, POOL_SIZE, WAIT_TIMEOUT};
+pub(crate) use connect::{apply_migrations, schema_status};
 
 pub struct PostgresStore {
     pool: Pool,

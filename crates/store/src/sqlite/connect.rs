@@ -6,44 +6,25 @@
 //! cache, and checkpoints run on a thread of their own rather than inside
 //! the writer's `COMMIT` (docs/PERFORMANCE.md).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::SqliteStore;
-use super::migrate::migrate;
+use super::migrate::{MIGRATIONS, migrate, pending, version};
 use super::readers::Readers;
 use super::writer::Writer;
-use crate::StoreError;
+use crate::{Migration, SchemaStatus, StoreError};
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file and migrates it.
     pub async fn open(path: &str) -> Result<Self, StoreError> {
-        let path = PathBuf::from(path.split('?').next().unwrap_or(path));
+        let path = file_path(path);
         let opened = path.clone();
-        let connection = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
-            restrict_access(&opened)?;
-            let connection = Connection::open(&opened)?;
-            configure(&connection)?;
-            connection.pragma_update(None, "journal_mode", "WAL")?;
-            // Checkpoints run on their own thread (`spawn_checkpointer`),
-            // not inside the writer's COMMIT; when the WAL starts over it is
-            // truncated back to this size.
-            connection.pragma_update(None, "wal_autocheckpoint", 0)?;
-            connection.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
-            // The writer touches the newest pages of every table and random
-            // buyers; SQLite's default 2 MiB cache re-read them from the OS
-            // on almost every job once the file grew.
-            connection.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
-            // Deleted rows are overwritten with zeros, not left in free
-            // space: an erased buyer's email and names must not stay in
-            // the file (`erase_buyer` also empties the WAL afterwards).
-            connection.pragma_update(None, "secure_delete", "ON")?;
-            migrate(&connection)?;
-            Ok(connection)
-        })
-        .await
-        .map_err(|error| StoreError::Unavailable(error.to_string()))??;
+        let connection = tokio::task::spawn_blocking(move || open_migrated(&opened))
+            .await
+            .map_err(|error| StoreError::Unavailable(error.to_string()))??
+            .0;
         Ok(Self {
             _checkpointer: spawn_checkpointer(path.clone()),
             writer: Writer::start(connection),
@@ -68,6 +49,56 @@ impl SqliteStore {
         .await
         .map_err(|error| StoreError::Unavailable(error.to_string()))?
     }
+}
+
+/// The file a `sqlite://` URL's path names: the part before any `?`.
+pub(crate) fn file_path(path: &str) -> PathBuf {
+    PathBuf::from(path.split('?').next().unwrap_or(path))
+}
+
+/// The writer's connection to the file (created if missing, 0600),
+/// configured and migrated; and the migrations it applied.
+fn open_migrated(path: &Path) -> Result<(Connection, Vec<Migration>), StoreError> {
+    restrict_access(path)?;
+    let connection = Connection::open(path)?;
+    configure(&connection)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    // Checkpoints run on their own thread (`spawn_checkpointer`),
+    // not inside the writer's COMMIT; when the WAL starts over it is
+    // truncated back to this size.
+    connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+    connection.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
+    // The writer touches the newest pages of every table and random
+    // buyers; SQLite's default 2 MiB cache re-read them from the OS
+    // on almost every job once the file grew.
+    connection.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+    // Deleted rows are overwritten with zeros, not left in free space: an
+    // erased buyer's email and names must not stay in the file
+    // (`erase_buyer` also empties the WAL afterwards).
+    connection.pragma_update(None, "secure_delete", "ON")?;
+    let applied = migrate(&connection)?;
+    Ok((connection, applied))
+}
+
+/// `payfac migrate`: applies the pending migrations to the file.
+pub(crate) fn apply_migrations(path: &str) -> Result<Vec<Migration>, StoreError> {
+    open_migrated(&file_path(path)).map(|(_, applied)| applied)
+}
+
+/// `payfac migrate --check`: the file's schema version, read without
+/// writing (the caller has checked that the file exists).
+pub(crate) fn schema_status(path: &str) -> Result<SchemaStatus, StoreError> {
+    let connection = Connection::open_with_flags(
+        file_path(path),
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&connection)?;
+    let current = version(&connection)?;
+    Ok(SchemaStatus {
+        current,
+        latest: MIGRATIONS.len() as i64,
+        pending: pending(current),
+    })
 }
 
 /// The database holds buyers' emails and names: the file is created

@@ -5,37 +5,68 @@
 
 use rusqlite::Connection;
 
-use crate::StoreError;
+use crate::{Migration, StoreError};
 
-/// Schema migrations, applied in order; the index + 1 is the version.
-pub(super) const MIGRATIONS: &[&str] = &[
-    include_str!("schema.sql"),
-    include_str!("migrations/002_nonce_log.sql"),
-    include_str!("migrations/003_session_ids.sql"),
-    include_str!("migrations/004_nonce_retention.sql"),
-    include_str!("migrations/005_admin_api.sql"),
-    include_str!("migrations/006_identity_keys.sql"),
-    include_str!("migrations/007_server_secrets.sql"),
-    include_str!("migrations/008_pending_sessions.sql"),
+/// Schema migrations (name, SQL), applied in order; the index + 1 is
+/// the version.
+pub(super) const MIGRATIONS: &[(&str, &str)] = &[
+    ("schema", include_str!("schema.sql")),
+    ("nonce_log", include_str!("migrations/002_nonce_log.sql")),
+    (
+        "session_ids",
+        include_str!("migrations/003_session_ids.sql"),
+    ),
+    (
+        "nonce_retention",
+        include_str!("migrations/004_nonce_retention.sql"),
+    ),
+    ("admin_api", include_str!("migrations/005_admin_api.sql")),
+    (
+        "identity_keys",
+        include_str!("migrations/006_identity_keys.sql"),
+    ),
+    (
+        "server_secrets",
+        include_str!("migrations/007_server_secrets.sql"),
+    ),
+    (
+        "pending_sessions",
+        include_str!("migrations/008_pending_sessions.sql"),
+    ),
 ];
 
-pub(super) fn migrate(connection: &Connection) -> Result<(), StoreError> {
+/// Applies the missing migrations and answers which it applied.
+pub(super) fn migrate(connection: &Connection) -> Result<Vec<Migration>, StoreError> {
     connection.execute_batch("BEGIN IMMEDIATE")?;
-    let result = (|| -> Result<(), rusqlite::Error> {
-        let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            connection.execute_batch(sql)?;
-            connection.pragma_update(None, "user_version", index as i64 + 1)?;
+    let result = (|| -> Result<Vec<Migration>, rusqlite::Error> {
+        let mut applied = Vec::new();
+        for migration in pending(version(connection)?) {
+            connection.execute_batch(MIGRATIONS[migration.version as usize - 1].1)?;
+            connection.pragma_update(None, "user_version", migration.version)?;
+            applied.push(migration);
         }
-        Ok(())
+        Ok(applied)
     })();
     match result {
-        Ok(()) => Ok(connection.execute_batch("COMMIT")?),
+        Ok(applied) => {
+            connection.execute_batch("COMMIT")?;
+            Ok(applied)
+        }
         Err(error) => {
             let _ = connection.execute_batch("ROLLBACK");
             Err(error.into())
         }
     }
+}
+
+/// The schema version a database records (0 for a new one).
+pub(super) fn version(connection: &Connection) -> Result<i64, rusqlite::Error> {
+    connection.pragma_query_value(None, "user_version", |row| row.get(0))
+}
+
+/// The migrations after `version`, in order.
+pub(super) fn pending(version: i64) -> Vec<Migration> {
+    crate::schema::after(MIGRATIONS, version)
 }
 
 #[cfg(test)]
@@ -52,7 +83,7 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("v1.db");
         let connection = Connection::open(&path).unwrap();
-        connection.execute_batch(MIGRATIONS[0]).unwrap();
+        connection.execute_batch(MIGRATIONS[0].1).unwrap();
         connection.pragma_update(None, "user_version", 1).unwrap();
         connection
             .execute_batch(

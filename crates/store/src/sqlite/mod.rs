@@ -5,6 +5,7 @@
 
 mod admin;
 mod admin_tokens;
+mod backup;
 mod buyers;
 mod buyers_admin;
 mod connect;
@@ -19,6 +20,10 @@ mod server_secrets;
 mod sessions;
 mod sync;
 mod writer;
+
+pub use backup::BackupSummary;
+pub(crate) use backup::backup;
+pub(crate) use connect::{apply_migrations, file_path, schema_status};
 
 use async_trait::async_trait;
 use payfac_domain::{Buyer, MerchantId, MerchantStatus};

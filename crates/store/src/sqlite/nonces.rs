@@ -244,8 +244,8 @@ mod tests {
     /// An in-memory database with the real schema.
     fn log() -> Connection {
         let connection = Connection::open_in_memory().unwrap();
-        for migration in super::super::migrate::MIGRATIONS {
-            connection.execute_batch(migration).unwrap();
+        for (_, sql) in super::super::migrate::MIGRATIONS {
+            connection.execute_batch(sql).unwrap();
         }
         connection
     }
