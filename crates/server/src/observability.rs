@@ -57,6 +57,7 @@ pub fn metrics_handle() -> PrometheusHandle {
             // Fails only when another recorder is installed (a test
             // harness); metrics then go there and /metrics stays empty.
             let _ = metrics::set_global_recorder(recorder);
+            crate::metric_catalog::register_at_zero();
             spawn_upkeep(handle.clone());
             handle
         })
@@ -144,11 +145,11 @@ impl RequestTrace {
             .get::<ResultCode>()
             .map(|code| code.0)
             .unwrap_or("-");
-        let merchant = response
+        let known_merchant = response
             .extensions()
             .get::<MerchantLabel>()
-            .map(|label| label.0.as_str())
-            .unwrap_or("-");
+            .map(|label| label.0.as_str());
+        let merchant = known_merchant.unwrap_or("-");
         self.span.in_scope(|| {
             tracing::info!(
                 status,
@@ -166,6 +167,16 @@ impl RequestTrace {
             "code" => code
         )
         .increment(1);
+        // Known merchants only (`MerchantLabel`): one series per merchant
+        // and code, registered at zero by the merchant directory.
+        if let Some(merchant) = known_merchant {
+            metrics::counter!(
+                "payfac_merchant_calls_total",
+                "merchant" => merchant.to_owned(),
+                "code" => code
+            )
+            .increment(1);
+        }
         metrics::histogram!("payfac_http_request_duration_seconds", "route" => self.route)
             .record(elapsed.as_secs_f64());
         if let Ok(value) = HeaderValue::from_str(&self.request_id) {

@@ -29,6 +29,8 @@ use crate::{AppState, Config, api, pages};
 
 pub use shortcut::Shortcut;
 pub use upstream::Link;
+/// For the upstream error reasons registered at zero (`metric_catalog`).
+pub(crate) use upstream::Failure as UpstreamFailure;
 use upstream::{Endpoint, Failure};
 
 /// The upstream: where it is, and the `Host` its requests carry.
