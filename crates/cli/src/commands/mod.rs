@@ -3,6 +3,7 @@
 mod admin_token;
 mod audit;
 mod buyer;
+mod healthcheck;
 mod identity_key;
 mod keygen;
 mod merchant;
@@ -42,6 +43,8 @@ enum Command {
     Audit(audit::Args),
     /// Rotate the key that signs X-Payfac-Identity for the platform's apps.
     IdentityKey(identity_key::Args),
+    /// Probe a running payfac's /healthz: exit 0 on 200 (container HEALTHCHECK).
+    Healthcheck(healthcheck::Args),
 }
 
 /// Where storage lives: shared by every subcommand that touches it.
@@ -68,6 +71,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Buyer(args) => buyer::run(args).await,
         Command::Audit(args) => audit::run(args).await,
         Command::IdentityKey(args) => identity_key::run(args).await,
+        Command::Healthcheck(args) => healthcheck::run(args).await,
     }
 }
 
