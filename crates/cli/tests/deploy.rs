@@ -41,13 +41,20 @@ fn healthcheck_exits_0_against_a_serving_instance() {
     let (db, server) = served();
     let url = format!("{}/healthz", server.base_url());
     let output = healthcheck(&db, &["--url", &url]);
-    assert_eq!((output.code, output.stdout.as_str(), output.stderr.as_str()), (0, "", ""));
+    assert_eq!(
+        (output.code, output.stdout.as_str(), output.stderr.as_str()),
+        (0, "", "")
+    );
     // Without --url: /healthz on PAYFAC_LISTEN, a wildcard probed on loopback.
     let listen = format!("0.0.0.0:{}", server.port);
     let output = run(payfac(db.dir.path())
         .arg("healthcheck")
         .env("PAYFAC_LISTEN", &listen));
-    assert_eq!((output.code, output.stderr.as_str()), (0, ""), "{output:#?}");
+    assert_eq!(
+        (output.code, output.stderr.as_str()),
+        (0, ""),
+        "{output:#?}"
+    );
     let output = healthcheck(&db, &["--listen", &format!("127.0.0.1:{}", server.port)]);
     assert_eq!(output.code, 0, "{output:#?}");
 }
@@ -56,7 +63,11 @@ fn healthcheck_exits_0_against_a_serving_instance() {
 fn healthcheck_fails_with_one_line_when_nothing_listens() {
     let db = TestDb::new();
     // Bound and dropped: nothing listens there now.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}/healthz");
     let line = healthcheck(&db, &["--url", &url]).refused(&url);
     assert!(line.to_lowercase().contains("refused"), "{line}");
@@ -171,13 +182,17 @@ fn a_fresh_server_exports_every_counter_at_zero() {
     assert!(missing.is_empty(), "missing {missing:#?} in\n{scrape}");
     // Zero, not merely present (nothing has happened yet).
     for line in scrape.lines() {
-        if line.starts_with("payfac_signature_failures_total") || line.starts_with("payfac_codes_") {
+        if line.starts_with("payfac_signature_failures_total") || line.starts_with("payfac_codes_")
+        {
             assert!(line.ends_with(" 0"), "{line}");
         }
     }
     let gauges = ["payfac_storage_up 1", "payfac_connections_open "];
     for gauge in gauges {
-        assert!(scrape.lines().any(|l| l.starts_with(gauge)), "{gauge} in\n{scrape}");
+        assert!(
+            scrape.lines().any(|l| l.starts_with(gauge)),
+            "{gauge} in\n{scrape}"
+        );
     }
 }
 
@@ -188,7 +203,10 @@ fn a_merchant_added_while_serving_gets_its_series_at_zero() {
     let want = r#"payfac_signature_failures_total{merchant="LATER",reason="no_key_matched"} 0"#;
     let started = Instant::now();
     while !scrape(&server).lines().any(|line| line == want) {
-        assert!(started.elapsed() < Duration::from_secs(10), "{want} within 10 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{want} within 10 s"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -233,6 +251,37 @@ fn the_dashboard_and_the_alerts_name_only_exported_metrics() {
         assert!(
             unknown.is_empty(),
             "{file} names metrics payfac does not export: {unknown:?}\nexported: {names:?}"
+        );
+    }
+}
+
+#[test]
+fn a_merchant_call_is_counted_by_merchant_and_code_with_its_storage_time() {
+    let (db, server) = served();
+    let output = db.payfac_plain(&[
+        "user-sync",
+        "--url",
+        &server.base_url(),
+        "--merchant",
+        "ACME",
+        "--key",
+        vector("merchant-test.key.pem").to_str().unwrap(),
+        "--merchant-user-no",
+        "U1",
+        "--email",
+        "a@example.com",
+    ]);
+    assert_eq!(output.code, 0, "{output:#?}");
+    let scrape = scrape(&server);
+    for want in [
+        r#"payfac_merchant_calls_total{merchant="ACME",code="0000"} 1"#,
+        r#"payfac_merchant_calls_total{merchant="ACME",code="10003"} 0"#,
+        r#"payfac_codes_issued_total 1"#,
+        r#"payfac_storage_duration_seconds_count{operation="user_sync"} 1"#,
+    ] {
+        assert!(
+            scrape.lines().any(|line| line == want),
+            "{want} in\n{scrape}"
         );
     }
 }

@@ -28,9 +28,9 @@ use crate::pages::{CurrentBuyer, presented_session};
 use crate::{AppState, Config, api, pages};
 
 pub use shortcut::Shortcut;
-pub use upstream::Link;
 /// For the upstream error reasons registered at zero (`metric_catalog`).
 pub(crate) use upstream::Failure as UpstreamFailure;
+pub use upstream::Link;
 use upstream::{Endpoint, Failure};
 
 /// The upstream: where it is, and the `Host` its requests carry.
