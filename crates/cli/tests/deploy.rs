@@ -10,7 +10,7 @@ mod helpers;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use helpers::{Server, TestDb, body_of, http, payfac, run, vector};
@@ -212,7 +212,7 @@ fn a_merchant_added_while_serving_gets_its_series_at_zero() {
 }
 
 /// Every `payfac_…` name in a file.
-fn metric_names_in(path: &PathBuf) -> BTreeSet<String> {
+fn metric_names_in(path: &Path) -> BTreeSet<String> {
     let text = helpers::read(path);
     let mut names = BTreeSet::new();
     let mut rest = text.as_str();
