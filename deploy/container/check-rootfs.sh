@@ -27,6 +27,16 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "check-rootfs.sh: $*" >&2; [ ! -f "$scratch/serve.log" ] || cat "$scratch/serve.log" >&2; exit 1; }
 
+# What is run below is what the Containerfile declares: its final stage
+# is this tree with this user, environment, volume, signal and commands.
+for line in 'FROM scratch' 'COPY --from=build /rootfs/ /' 'USER 65532:65532' \
+  'VOLUME ["/var/lib/payfac"]' 'STOPSIGNAL SIGTERM' '  CMD ["payfac", "healthcheck"]' \
+  'ENTRYPOINT ["payfac"]' 'CMD ["serve"]' 'ENV PATH=/usr/local/bin \' \
+  '    PAYFAC_DATABASE_URL=sqlite:///var/lib/payfac/payfac.db \' \
+  ' && deploy/container/build-rootfs.sh target/release/payfac /rootfs'; do
+  grep -qxF -- "$line" "$here/Containerfile" || fail "the Containerfile no longer has: $line"
+done
+
 root=$scratch/rootfs
 "$here/build-rootfs.sh" "$binary" "$root"
 echo "rootfs: $(find "$root" -type f | wc -l) files, $(du -sh "$root" | cut -f1)"
