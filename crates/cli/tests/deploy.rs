@@ -285,3 +285,38 @@ fn a_merchant_call_is_counted_by_merchant_and_code_with_its_storage_time() {
         );
     }
 }
+
+/// `payfac_storage_up`, the PostgreSQL outage alert's signal: 1 while
+/// the database answers, 0 within seconds of it going away (a proxy in
+/// front of it cut), 1 again once it is back, with no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_up_follows_the_database_away_and_back() {
+    use payfac_test_support::postgres::{TestDatabase, with_address};
+    use payfac_test_support::proxy::Proxy;
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let proxy = Proxy::start(database.address()).await;
+    let proxied = with_address(&database.url, &proxy.address.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let server = tokio::task::block_in_place(|| Server::start(dir.path(), &proxied, &[]));
+    let storage_up = |want: &str| {
+        let line = format!("payfac_storage_up {want}");
+        let started = Instant::now();
+        tokio::task::block_in_place(|| {
+            while !scrape(&server).lines().any(|l| l == line) {
+                if started.elapsed() > Duration::from_secs(15) {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            true
+        })
+    };
+    assert!(storage_up("1"), "{}", server.stderr());
+    proxy.cut();
+    assert!(storage_up("0"), "storage_up 0 while the database is away");
+    proxy.restore().await;
+    assert!(storage_up("1"), "storage_up 1 once it is back");
+    drop(server);
+}
