@@ -145,11 +145,12 @@ impl RequestTrace {
             .get::<ResultCode>()
             .map(|code| code.0)
             .unwrap_or("-");
-        let known_merchant = response
-            .extensions()
-            .get::<MerchantLabel>()
-            .map(|label| label.0.as_str());
-        let merchant = known_merchant.unwrap_or("-");
+        // Taken, not borrowed: nothing reads it after this, and the metric
+        // label below then owns it without a copy.
+        let known_merchant = response.extensions_mut().remove::<MerchantLabel>();
+        let merchant = known_merchant
+            .as_ref()
+            .map_or("-", |label| label.0.as_str());
         self.span.in_scope(|| {
             tracing::info!(
                 status,
@@ -169,10 +170,10 @@ impl RequestTrace {
         .increment(1);
         // Known merchants only (`MerchantLabel`): one series per merchant
         // and code, registered at zero by the merchant directory.
-        if let Some(merchant) = known_merchant {
+        if let Some(MerchantLabel(merchant)) = known_merchant {
             metrics::counter!(
                 "payfac_merchant_calls_total",
-                "merchant" => merchant.to_owned(),
+                "merchant" => merchant,
                 "code" => code
             )
             .increment(1);
