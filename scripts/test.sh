@@ -101,3 +101,24 @@ tests/proxies/run.sh "$payfac"
 # The API Playground in headless Chromium: the page's signer against the
 # vectors, and the whole flow against a running payfac.
 PAYFAC_BIN="$payfac" tests/browser/run.sh
+
+# ---- The operator's production kit (docs/DEPLOY.md, docs/OPERATIONS.md):
+# the systemd unit under systemd-analyze (verify and the offline security
+# score, with no systemd running), the Prometheus alerts under promtool
+# (syntax and unit tests), the Containerfile's final stage built offline
+# by podman (its config), and the image's root filesystem run under
+# chroot (serves, passes its HEALTHCHECK, stops on SIGTERM). The
+# dashboard's and the alerts' metric names are checked against a live
+# /metrics by crates/cli/tests/deploy.rs above.
+for need in systemd-analyze:systemd promtool:prometheus podman:podman; do
+  if ! command -v "${need%%:*}" >/dev/null 2>&1; then
+    echo "test.sh: installing ${need#*:} (apt-get)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need#*:}" >/dev/null
+  fi
+done
+deploy/systemd/verify.sh "$payfac"
+promtool check rules deploy/prometheus/alerts.yml
+promtool test rules deploy/prometheus/alerts.test.yml
+deploy/container/check-rootfs.sh "$payfac"
+deploy/container/build-offline.sh "$payfac"

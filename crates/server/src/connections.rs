@@ -125,6 +125,7 @@ pub async fn serve(
             registry.open.insert(id, tracked.clone());
             id
         };
+        metrics::gauge!("payfac_connections_open").increment(1.0);
         let service = TowerToHyperService::new(Counted {
             inner: router.clone(),
             gateway: shortcut.clone().map(|shortcut| (shortcut, Link::default())),
@@ -159,6 +160,7 @@ pub async fn serve(
                 .expect("connection registry")
                 .open
                 .remove(&id);
+            metrics::gauge!("payfac_connections_open").decrement(1.0);
             drop(permit);
         });
     }

@@ -32,6 +32,18 @@ pub enum SignatureFailure {
 }
 
 impl SignatureFailure {
+    /// Every reason, for the metrics registered at zero
+    /// (`metric_catalog`); a new variant belongs here too.
+    pub const ALL: [Self; 7] = [
+        Self::MissingHeader,
+        Self::BadTimestamp,
+        Self::ClockSkew,
+        Self::BadNonce,
+        Self::NonceReused,
+        Self::BadSignatureEncoding,
+        Self::NoKeyMatched,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MissingHeader => "missing_header",

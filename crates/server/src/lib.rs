@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod identity;
 pub mod keys;
 pub mod merchants;
+pub mod metric_catalog;
 pub mod observability;
 mod ops;
 pub mod pages;

@@ -58,7 +58,11 @@ impl MerchantDirectory {
 
     /// Reloads when storage's change counter moved; true when it did.
     pub async fn refresh(&self, store: &dyn Store) -> Result<bool, StoreError> {
-        let version = store.config_version().await?;
+        let started = std::time::Instant::now();
+        let version = store.config_version().await;
+        metrics::histogram!("payfac_storage_duration_seconds", "operation" => "poll")
+            .record(started.elapsed().as_secs_f64());
+        let version = version?;
         if version == self.snapshot().version {
             return Ok(false);
         }
@@ -83,6 +87,7 @@ impl MerchantDirectory {
                 .iter()
                 .filter_map(|stored| reuse_or_parse(&previous, &record.id, stored))
                 .collect();
+            crate::metric_catalog::register_merchant(id.as_str());
             let merchant = Merchant {
                 id,
                 status: record.status,
@@ -98,12 +103,18 @@ impl MerchantDirectory {
     /// Polls storage for merchant changes until the process ends.
     pub fn spawn_refresher(&self, store: Arc<dyn Store>, every: Duration) {
         let directory = self.clone();
+        // The poll is a one-row read every `every`: it doubles as the
+        // storage probe behind `payfac_storage_up` (1 answering, 0 not).
+        metrics::gauge!("payfac_storage_up").set(1.0);
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(every);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
-                match directory.refresh(store.as_ref()).await {
+                let refreshed = directory.refresh(store.as_ref()).await;
+                let up = if refreshed.is_ok() { 1.0 } else { 0.0 };
+                metrics::gauge!("payfac_storage_up").set(up);
+                match refreshed {
                     Ok(true) => tracing::info!("merchant directory reloaded"),
                     Ok(false) => {}
                     Err(error) => tracing::warn!(%error, "merchant directory refresh failed"),

@@ -57,6 +57,7 @@ pub fn metrics_handle() -> PrometheusHandle {
             // Fails only when another recorder is installed (a test
             // harness); metrics then go there and /metrics stays empty.
             let _ = metrics::set_global_recorder(recorder);
+            crate::metric_catalog::register_at_zero();
             spawn_upkeep(handle.clone());
             handle
         })
@@ -144,11 +145,12 @@ impl RequestTrace {
             .get::<ResultCode>()
             .map(|code| code.0)
             .unwrap_or("-");
-        let merchant = response
-            .extensions()
-            .get::<MerchantLabel>()
-            .map(|label| label.0.as_str())
-            .unwrap_or("-");
+        // Taken, not borrowed: nothing reads it after this, and the metric
+        // label below then owns it without a copy.
+        let known_merchant = response.extensions_mut().remove::<MerchantLabel>();
+        let merchant = known_merchant
+            .as_ref()
+            .map_or("-", |label| label.0.as_str());
         self.span.in_scope(|| {
             tracing::info!(
                 status,
@@ -166,6 +168,16 @@ impl RequestTrace {
             "code" => code
         )
         .increment(1);
+        // Known merchants only (`MerchantLabel`): one series per merchant
+        // and code, registered at zero by the merchant directory.
+        if let Some(MerchantLabel(merchant)) = known_merchant {
+            metrics::counter!(
+                "payfac_merchant_calls_total",
+                "merchant" => merchant,
+                "code" => code
+            )
+            .increment(1);
+        }
         metrics::histogram!("payfac_http_request_duration_seconds", "route" => self.route)
             .record(elapsed.as_secs_f64());
         if let Ok(value) = HeaderValue::from_str(&self.request_id) {

@@ -86,6 +86,10 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
+    /// Every reason, for the metrics registered at zero; a new variant
+    /// belongs here too.
+    pub const ALL: [Self; 3] = [Self::Unknown, Self::Used, Self::Expired];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unknown => "unknown",

@@ -4,6 +4,7 @@ mod admin_token;
 mod audit;
 mod backup;
 mod buyer;
+mod healthcheck;
 mod identity_key;
 mod keygen;
 mod merchant;
@@ -51,6 +52,8 @@ enum Command {
     Migrate(migrate::Args),
     /// Copy the live SQLite database into a new file (PostgreSQL: use pg_dump).
     Backup(backup::Args),
+    /// Probe a running payfac's /healthz: exit 0 on 200 (container HEALTHCHECK).
+    Healthcheck(healthcheck::Args),
 }
 
 /// The embedded store, next to wherever payfac runs.
@@ -87,6 +90,7 @@ pub async fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCod
         Command::IdentityKey(args) => identity_key::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,
         Command::Backup(args) => backup::run(args).await,
+        Command::Healthcheck(args) => healthcheck::run(args).await,
     }
 }
 

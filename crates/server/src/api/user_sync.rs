@@ -64,6 +64,7 @@ async fn handle(state: &AppState, signed: SignedRequest) -> Result<Response, Api
         .map_err(|_| ApiError::Overloaded)?;
     let now = signed.now;
     let (secret, code_hash) = AuthorizationCode::new_secret();
+    let started = std::time::Instant::now();
     let outcome = state
         .store
         .sync_user(SyncRequest {
@@ -77,8 +78,10 @@ async fn handle(state: &AppState, signed: SignedRequest) -> Result<Response, Api
             code_expires_at: now + config.code_ttl_secs,
             now,
         })
-        .await?;
-    match outcome {
+        .await;
+    metrics::histogram!("payfac_storage_duration_seconds", "operation" => "user_sync")
+        .record(started.elapsed().as_secs_f64());
+    match outcome? {
         SyncOutcome::NonceReused => {
             Err(signed.reject(SignatureFailure::NonceReused, config.sandbox))
         }

@@ -30,6 +30,8 @@ use crate::pages::{CurrentBuyer, presented_session};
 use crate::{AppState, Config, api, boundary, pages};
 
 pub use shortcut::Shortcut;
+/// For the upstream error reasons registered at zero (`metric_catalog`).
+pub(crate) use upstream::Failure as UpstreamFailure;
 pub use upstream::Link;
 use upstream::{Endpoint, Failure};
 

@@ -43,6 +43,15 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// Every failure, for the metrics registered at zero
+    /// (`metric_catalog`); a new variant belongs here too.
+    pub const ALL: [Self; 4] = [
+        Self::ConnectTimeout,
+        Self::Connect,
+        Self::Failed,
+        Self::Timeout,
+    ];
+
     /// The `reason` label of `payfac_upstream_errors_total`.
     pub fn reason(self) -> &'static str {
         match self {

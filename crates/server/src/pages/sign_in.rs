@@ -151,6 +151,7 @@ pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> 
     } else {
         now + config.session_max_secs
     };
+    let started = std::time::Instant::now();
     let outcome = state
         .store
         .redeem_code(Redemption {
@@ -170,6 +171,8 @@ pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> 
             replaces: if current.is_some() { None } else { presented },
         })
         .await;
+    metrics::histogram!("payfac_storage_duration_seconds", "operation" => "redeem_code")
+        .record(started.elapsed().as_secs_f64());
     let (buyer, session) = match outcome {
         Ok(RedeemOutcome::SignedIn { buyer, session }) => (buyer, session),
         Ok(RedeemOutcome::Rejected(reason)) => {

@@ -376,3 +376,13 @@ pub async fn answer(response: reqwest::Response) -> Answer {
 }
 
 pub use payfac_test_support::eventually;
+
+/// True when a scrape of `/metrics` has `series` (`name{labels}` as
+/// rendered) with a non-zero value. Every counter is exported at 0 from
+/// start-up, so being listed says nothing about an event.
+pub fn counted(metrics: &str, series: &str) -> bool {
+    metrics.lines().any(|line| {
+        line.rsplit_once(' ')
+            .is_some_and(|(head, value)| head == series && value != "0")
+    })
+}

@@ -242,11 +242,10 @@ async fn signature_failures_are_counted_by_merchant_and_reason() {
     app.send(&skewed).await;
     let metrics = app.metrics().await;
     assert!(
-        metrics
-            .lines()
-            .any(|line| line.starts_with("payfac_signature_failures_total")
-                && line.contains("merchant=\"MERCHANT001\"")
-                && line.contains("reason=\"clock_skew\"")),
+        crate::helpers::counted(
+            &metrics,
+            r#"payfac_signature_failures_total{merchant="MERCHANT001",reason="clock_skew"}"#
+        ),
         "{metrics}"
     );
 }
