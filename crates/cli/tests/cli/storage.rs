@@ -305,7 +305,11 @@ fn a_backup_taken_while_serving_restores_and_refuses_earlier_replays() {
     let backup = db.payfac(&["backup".as_ref(), "--out".as_ref(), out.as_os_str()]);
     let ended = Instant::now();
     let summary: Value = serde_json::from_str(&backup.one_line()).unwrap();
-    assert_eq!(summary["schemaVersion"], SQLITE_MIGRATIONS.len(), "{summary}");
+    assert_eq!(
+        summary["schemaVersion"],
+        SQLITE_MIGRATIONS.len(),
+        "{summary}"
+    );
     assert_eq!(
         summary["bytes"].as_u64(),
         Some(std::fs::metadata(&out).unwrap().len())
