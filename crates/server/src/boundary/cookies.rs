@@ -30,15 +30,17 @@ pub fn clear(name: &str, insecure: bool) -> HeaderValue {
     set(name, "", 0, insecure)
 }
 
-/// The `name=value` pairs of every `Cookie` header, names trimmed.
+/// The `name=value` pairs of every `Cookie` header, each pair trimmed of
+/// the whitespace around it (`; ` separates them) and nothing else: a
+/// value is read exactly as sent, so `payfac_session=<TAB>token` is no
+/// session.
 fn pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(name, value)| (name.trim(), value.trim()))
+        .filter_map(|pair| pair.trim().split_once('='))
 }
 
 /// The first value of the cookie `name` the browser presented.
@@ -118,6 +120,15 @@ mod tests {
         assert!(!presented(&headers, PENDING));
         headers.insert("cookie", HeaderValue::from_static("payfac_session="));
         assert!(presented(&headers, SESSION));
+        headers.insert(
+            "cookie",
+            HeaderValue::from_static("a=1; payfac_session=\t2 "),
+        );
+        assert_eq!(
+            value(&headers, SESSION),
+            Some("\t2"),
+            "read exactly as sent"
+        );
     }
 
     /// The shipped proxy configurations keep every issued cookie from the
