@@ -12,10 +12,27 @@ cd "$(dirname "$0")/.."
 source scripts/test-postgres.sh
 scratch=
 server_pid=
+# Tests leave nothing behind: a payfac, nginx or Caddy process that one of
+# them started and that is still running when they are done fails the run
+# (and is stopped). Those running before the tests started are not ours.
+servers='payfac|nginx|caddy'
+running_before=$(pgrep -x "$servers" | sort || true)
+outlived() { comm -13 <(echo "$running_before") <(pgrep -x "$servers" | sort || true) | grep . || true; }
 cleanup() {
+  local status=$?
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   [ -z "$scratch" ] || rm -rf "$scratch"
   stop_test_postgres
+  local left
+  left=$(outlived)
+  if [ -n "$left" ]; then
+    echo "test.sh: these processes outlived the tests that started them:" >&2
+    # shellcheck disable=SC2086
+    ps -o pid=,args= -p $left >&2 || true
+    # shellcheck disable=SC2086
+    kill $left 2>/dev/null || true
+    [ "$status" -ne 0 ] || exit 1
+  fi
 }
 trap cleanup EXIT
 start_test_postgres

@@ -329,20 +329,31 @@ async fn a_merchant_added_by_the_cli_is_seen_by_both_within_5_s() {
     }
 }
 
-/// The binary run under `faketime` with its clock `offset` ahead. The
-/// test needs faketime (Debian package `faketime`) and fails without it.
+/// The binary with its clock `offset` ahead, by libfaketime preloaded
+/// into payfac itself. Not through the `faketime` wrapper: that forks,
+/// so stopping the instance stopped the wrapper and left payfac running
+/// (and the wrapper's shared-memory files behind). The test needs
+/// libfaketime (Debian package `faketime`, which scripts/test.sh installs)
+/// and fails without it.
 fn under_faketime(offset: &str) -> Command {
-    let found = Command::new("faketime").arg("--version").output();
-    assert!(
-        found.is_ok(),
-        "this test needs `faketime` (apt-get install faketime): {found:?}"
-    );
-    let mut command = Command::new("faketime");
-    command.env("FAKETIME_DONT_FAKE_MONOTONIC", "1").args([
-        "-f",
-        offset,
-        env!("CARGO_BIN_EXE_payfac"),
-    ]);
+    const LIBRARIES: [&str; 2] = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+    ];
+    let library = LIBRARIES
+        .iter()
+        .find(|path| std::path::Path::new(path).exists())
+        .unwrap_or_else(|| {
+            panic!("this test needs libfaketime (apt-get install faketime): none of {LIBRARIES:?}")
+        });
+    let mut command = Command::new(env!("CARGO_BIN_EXE_payfac"));
+    command
+        .env("LD_PRELOAD", library)
+        .env("FAKETIME", offset)
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        // No shared-memory segment of its own, which a killed instance
+        // would leave in /dev/shm.
+        .env("FAKETIME_DISABLE_SHM", "1");
     command
 }
 
