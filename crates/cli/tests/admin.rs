@@ -32,6 +32,12 @@ fn admin_tokens_are_shown_once_listed_without_secrets_and_revoked() {
     let list = db.payfac(&["admin-token", "list"]);
     assert_eq!(list.code, 0, "{list:#?}");
     let fields: Vec<&str> = list.stdout.trim().split('\t').collect();
+    assert_eq!(
+        fields.len(),
+        4,
+        "name, created, last used, expires: {list:#?}"
+    );
+    assert_eq!(fields[3], "-", "never expires");
     assert_eq!(fields[0], "backoffice");
     assert!(fields[1].ends_with('Z'), "{list:#?}");
     assert_eq!(fields[2], "-");
@@ -41,10 +47,10 @@ fn admin_tokens_are_shown_once_listed_without_secrets_and_revoked() {
     assert_eq!(listed[0]["lastUsedAt"], Value::Null);
 
     let revoked = db.payfac(&["admin-token", "revoke", "backoffice"]);
+    assert_eq!(revoked.code, 0, "{revoked:#?}");
     assert_eq!(
-        (revoked.code, revoked.stdout.as_str()),
-        (0, ""),
-        "{revoked:#?}"
+        json_line(&revoked),
+        serde_json::json!({"name": "backoffice", "revoked": true})
     );
     db.payfac(&["admin-token", "revoke", "backoffice"])
         .refused("unknown admin token backoffice");
@@ -288,4 +294,28 @@ fn serve_admin_listen_serves_the_admin_api_there_only() {
     assert_eq!(status, 404, "never on the public listener");
     let listed = json_line(&db.payfac(&["admin-token", "list", "--json"]));
     assert!(listed[0]["lastUsedAt"].is_string(), "{listed}");
+}
+
+#[test]
+fn an_admin_token_may_expire() {
+    let db = TestDb::new();
+    assert_ok_line(&db.payfac(&["admin-token", "create", "ci", "--expires-in", "90d"]));
+    let listed = json_line(&db.payfac(&["admin-token", "list", "--json"]));
+    let expires = listed[0]["expiresAt"].as_str().expect("an expiry");
+    let created = listed[0]["createdAt"].as_str().unwrap();
+    assert!(expires > created && expires.ends_with('Z'), "{listed}");
+    for bad in ["0", "-1h", "1w", "soon"] {
+        let flag = format!("--expires-in={bad}");
+        let refused = db.payfac(&["admin-token", "create", "x", flag.as_str()]);
+        assert_eq!(refused.code, 2, "{bad}: {refused:#?}");
+        assert!(
+            refused.stderr.contains("not a duration"),
+            "{bad}: {refused:#?}"
+        );
+    }
+}
+
+fn assert_ok_line(output: &Output) {
+    assert_eq!(output.code, 0, "{output:#?}");
+    assert!(output.one_line().starts_with("pfadm_"));
 }

@@ -167,6 +167,16 @@ pub trait Store: OperatorStore + Send + Sync + 'static {
     /// Deletes the identity keys created before `created_before`, never
     /// the newest one; answers how many went.
     async fn remove_identity_keys_before(&self, created_before: i64) -> Result<u64, StoreError>;
+
+    /// Deletes the identity key `kid` at once (a leaked key) and, when it
+    /// was the last one, stores `replacement` in the same transaction, so
+    /// there is always a key to sign with. `false` when no key has that kid
+    /// (then nothing changes).
+    async fn revoke_identity_key(
+        &self,
+        kid: &str,
+        replacement: IdentityKeyRecord,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Opens the store a database URL names: `sqlite://PATH` (created if

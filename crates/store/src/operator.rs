@@ -108,6 +108,8 @@ pub struct AdminTokenRecord {
     pub name: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// `None`: never.
+    pub expires_at: Option<i64>,
 }
 
 /// What the server compares a presented token against.
@@ -115,6 +117,8 @@ pub struct AdminTokenRecord {
 pub struct AdminCredential {
     pub name: String,
     pub secret_hash: SecretHash,
+    /// Refused from this time on; `None`: never.
+    pub expires_at: Option<i64>,
 }
 
 /// One audit record. `actor` is a token name or `cli`; `target` names
@@ -189,12 +193,14 @@ pub trait OperatorStore: Send + Sync + 'static {
     /// in a tombstone so it is never issued again.
     async fn erase_buyer(&self, buyer: &BuyerRef, now: i64) -> Result<Option<Erased>, StoreError>;
 
-    /// Stores a new token's hash; `false` when the name is taken.
+    /// Stores a new token's hash, refused from `expires_at` on (`None`:
+    /// never); `false` when the name is taken.
     async fn create_admin_token(
         &self,
         name: &str,
         secret_hash: SecretHash,
         now: i64,
+        expires_at: Option<i64>,
     ) -> Result<bool, StoreError>;
 
     /// Tokens by name.

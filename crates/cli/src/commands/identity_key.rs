@@ -3,7 +3,8 @@
 //! on the database publishes it within a second and signs with it after
 //! its activation lead; the key it replaces stays published until the
 //! tokens it signed have expired. Only the new key's id is printed, never
-//! key material.
+//! key material. `payfac identity-key revoke KID` withdraws a key at once
+//! (`payfac_server::identity::revoke`).
 
 use std::process::ExitCode;
 
@@ -21,15 +22,37 @@ pub struct Args {
 enum Action {
     /// Add a new signing key; the previous one stays published until its tokens expire.
     Rotate,
+    /// Withdraw a key at once (a leaked key): no instance publishes or signs with it after a second.
+    Revoke {
+        /// The key's id (`kid`), as in the JWK Set.
+        kid: String,
+    },
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let store = payfac_store::open(&args.database.database_url).await?;
+    let url = &args.database.database_url;
+    // A rotation may start a new database; a revocation names a key that
+    // must already be in one.
+    let store = match args.action {
+        Action::Rotate => payfac_store::open(url).await?,
+        Action::Revoke { .. } => payfac_store::open_existing(url).await?,
+    };
     match args.action {
         Action::Rotate => {
             let kid =
                 payfac_server::identity::rotate(store.as_ref(), payfac_store::unix_now()).await?;
             println!("{kid}");
+        }
+        Action::Revoke { kid } => {
+            let now = payfac_store::unix_now();
+            match payfac_server::identity::revoke(store.as_ref(), &kid, now).await? {
+                Some(replaced_by) => super::merchant::answer(serde_json::json!({
+                    "kid": kid,
+                    "revoked": true,
+                    "replacedBy": replaced_by,
+                })),
+                None => anyhow::bail!("no identity key {kid}"),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -110,22 +110,25 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         MerchantCommand::Key {
             command: KeyCommand::Remove { id, key_id },
         } => {
-            cli(store.as_ref())
-                .remove_key(&merchant_id(&id)?, &key_id, false)
-                .await?
+            let id = merchant_id(&id)?;
+            cli(store.as_ref()).remove_key(&id, &key_id, false).await?;
+            answer(serde_json::json!({"id": id.as_str(), "keyId": key_id, "removed": true}));
         }
         MerchantCommand::Disable { id, end_sessions } => {
-            let ended = cli(store.as_ref())
-                .disable(&merchant_id(&id)?, end_sessions)
-                .await?;
-            if end_sessions {
-                println!(
-                    "{}",
-                    serde_json::json!({"sessionsEnded": ended.sessions, "codesVoided": ended.codes})
-                );
-            }
+            let id = merchant_id(&id)?;
+            let ended = cli(store.as_ref()).disable(&id, end_sessions).await?;
+            answer(serde_json::json!({
+                "id": id.as_str(),
+                "status": "disabled",
+                "sessionsEnded": ended.sessions,
+                "codesVoided": ended.codes,
+            }));
         }
-        MerchantCommand::Enable { id } => cli(store.as_ref()).enable(&merchant_id(&id)?).await?,
+        MerchantCommand::Enable { id } => {
+            let id = merchant_id(&id)?;
+            cli(store.as_ref()).enable(&id).await?;
+            answer(serde_json::json!({"id": id.as_str(), "status": "active"}));
+        }
         MerchantCommand::List { json } => list(store.as_ref(), json).await?,
     }
     Ok(ExitCode::SUCCESS)
@@ -220,4 +223,10 @@ async fn list(store: &dyn Store, json: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What a change command prints: one line of JSON saying what it changed
+/// (commands that create something print its new id instead).
+pub(super) fn answer(outcome: serde_json::Value) {
+    println!("{outcome}");
 }

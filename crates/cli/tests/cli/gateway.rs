@@ -52,4 +52,39 @@ fn identity_key_rotate_adds_a_key_every_instance_publishes() {
         jwks(&server).contains(&first[0]),
         "the old key stays published"
     );
+
+    // A leaked key is withdrawn at once: gone from the running instance's
+    // JWK Set within its one-second reload.
+    let revoked = db.payfac(&["identity-key", "revoke", &first[0]]);
+    assert_eq!(revoked.code, 0, "{revoked:#?}");
+    let answer: Value = serde_json::from_str(&revoked.one_line()).unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"kid": first[0], "revoked": true, "replacedBy": null})
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while jwks(&server).contains(&first[0]) {
+        assert!(Instant::now() < deadline, "the revoked key is withdrawn");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(jwks(&server), [kid.clone()]);
+    db.payfac(&["identity-key", "revoke", &first[0]])
+        .refused(&format!("no identity key {}", first[0]));
+
+    // The last key is replaced in the same step by one that signs at once.
+    let last = db.payfac(&["identity-key", "revoke", &kid]);
+    let answer: Value = serde_json::from_str(&last.one_line()).unwrap();
+    let replacement = answer["replacedBy"]
+        .as_str()
+        .expect("a replacement")
+        .to_owned();
+    assert_eq!(replacement.len(), 43);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while jwks(&server) != [replacement.clone()] {
+        assert!(
+            Instant::now() < deadline,
+            "only the replacement is published"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

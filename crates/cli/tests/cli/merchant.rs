@@ -295,6 +295,11 @@ fn key_rotation_status_and_list_reflect_every_change() {
     // Removal.
     let removed = db.payfac(&["merchant", "key", "remove", "M1", &first]);
     assert_eq!(removed.code, 0, "{removed:#?}");
+    let removed: serde_json::Value = serde_json::from_str(&removed.stdout).unwrap();
+    assert_eq!(
+        removed,
+        serde_json::json!({"id": "M1", "keyId": first, "removed": true})
+    );
     assert_listed(&db, &[("M1", "active", &[&second])]);
     db.payfac(&["merchant", "key", "remove", "M1", &first])
         .refused(&first);
@@ -307,8 +312,18 @@ fn key_rotation_status_and_list_reflect_every_change() {
         &db,
         &[("M1", "disabled", &[&second]), ("M2", "active", &[&other])],
     );
-    assert_ok(&db.payfac(&["merchant", "disable", "M2"]));
-    assert_ok(&db.payfac(&["merchant", "enable", "M1"]));
+    // Every change command answers one line of JSON.
+    let disabled = db.payfac(&["merchant", "disable", "M2"]);
+    assert_ok(&disabled);
+    let disabled: serde_json::Value = serde_json::from_str(&disabled.stdout).unwrap();
+    assert_eq!(
+        disabled,
+        serde_json::json!({"id": "M2", "status": "disabled", "sessionsEnded": 0, "codesVoided": 0})
+    );
+    let enabled = db.payfac(&["merchant", "enable", "M1"]);
+    assert_ok(&enabled);
+    let enabled: serde_json::Value = serde_json::from_str(&enabled.stdout).unwrap();
+    assert_eq!(enabled, serde_json::json!({"id": "M1", "status": "active"}));
     assert_listed(
         &db,
         &[("M1", "active", &[&second]), ("M2", "disabled", &[&other])],

@@ -16,7 +16,7 @@ use crate::helpers::{Server, TestDb, body_of, http, read, run, unix_now, vector}
 
 /// This release's migrations, in order (both stores number them alike
 /// from 4 on; 2 and 3 shipped in opposite orders).
-const SQLITE_MIGRATIONS: [&str; 8] = [
+const SQLITE_MIGRATIONS: [&str; 9] = [
     "schema",
     "nonce_log",
     "session_ids",
@@ -25,8 +25,9 @@ const SQLITE_MIGRATIONS: [&str; 8] = [
     "identity_keys",
     "server_secrets",
     "pending_sessions",
+    "admin_token_expiry",
 ];
-const POSTGRES_MIGRATIONS: [&str; 8] = [
+const POSTGRES_MIGRATIONS: [&str; 9] = [
     "schema",
     "session_ids",
     "nonce_log",
@@ -35,6 +36,7 @@ const POSTGRES_MIGRATIONS: [&str; 8] = [
     "identity_keys",
     "server_secrets",
     "pending_sessions",
+    "admin_token_expiry",
 ];
 
 fn lines(prefix: &str, names: &[&str], first: usize) -> String {
@@ -119,7 +121,9 @@ fn migrate_applies_what_check_lists_on_sqlite() {
         &|| {
             let connection = rusqlite::Connection::open(&file).unwrap();
             connection
-                .execute_batch("ALTER TABLE sessions DROP COLUMN pending; PRAGMA user_version = 7;")
+                .execute_batch(
+                    "ALTER TABLE admin_tokens DROP COLUMN expires_at; PRAGMA user_version = 8;",
+                )
                 .unwrap();
         },
     );
@@ -137,7 +141,7 @@ fn migrate_applies_what_check_lists_on_sqlite() {
         (check.code, check.stdout.as_str()),
         (
             0,
-            "schema version 99: newer than this release's 8, nothing to apply\n"
+            "schema version 99: newer than this release's 9, nothing to apply\n"
         )
     );
 }
@@ -164,7 +168,7 @@ fn migrate_applies_what_check_lists_on_postgres() {
     let downgrade = || {
         runtime
             .block_on(client.batch_execute(
-                "ALTER TABLE sessions DROP COLUMN pending; DELETE FROM schema_migrations WHERE version = 8",
+                "ALTER TABLE admin_tokens DROP COLUMN expires_at; DELETE FROM schema_migrations WHERE version = 9",
             ))
             .unwrap()
     };
@@ -455,4 +459,23 @@ fn adding_commands_and_migrate_create_the_database() {
     let db = TestDb::new();
     db.add_merchant("ACME", &vector("merchant-test.pub.pem"));
     assert!(Path::new(&db.path("p.db")).exists());
+}
+
+/// Issue 29: starting on a new PostgreSQL database logs no server NOTICE
+/// ("trigger … does not exist, skipping" from the idempotent migrations),
+/// which reads like an error in the service's log.
+#[test]
+fn a_first_start_on_postgres_logs_no_notice() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(database) = runtime.block_on(TestDatabase::create()) else {
+        return;
+    };
+    let db = TestDb::new();
+    let server = Server::start(db.dir.path(), &database.url, &[]);
+    let log = format!("{}{}", server.stdout(), server.stderr());
+    drop(server);
+    assert!(!log.is_empty(), "the service logs its start");
+    for needle in ["NOTICE", "skipping"] {
+        assert!(!log.contains(needle), "{needle} in the start-up log: {log}");
+    }
 }

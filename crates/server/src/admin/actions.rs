@@ -297,9 +297,23 @@ impl Operator<'_> {
         result
     }
 
-    /// Creates a token and returns it: the only time it is ever shown.
+    /// Creates a token that never expires and returns it: the only time it
+    /// is ever shown.
     pub async fn create_token(&self, name: &str) -> Result<String, Refusal> {
+        self.create_expiring_token(name, None).await
+    }
+
+    /// Creates a token refused `expires_in` seconds from now (`None`:
+    /// never) and returns it: the only time it is ever shown.
+    pub async fn create_expiring_token(
+        &self,
+        name: &str,
+        expires_in: Option<i64>,
+    ) -> Result<String, Refusal> {
         let result = async {
+            if expires_in.is_some_and(|secs| secs <= 0) {
+                return Err(Refusal::Invalid("--expires-in must be positive".into()));
+            }
             if !valid_token_name(name) {
                 return Err(Refusal::Invalid(
                     "token name must be 1-64 of A-Z a-z 0-9 _ . -".into(),
@@ -308,7 +322,12 @@ impl Operator<'_> {
             let token = format!("{TOKEN_PREFIX}{}", random_alphanumeric(TOKEN_SECRET_LENGTH));
             if self
                 .store
-                .create_admin_token(name, SecretHash::of(&token), unix_now())
+                .create_admin_token(
+                    name,
+                    SecretHash::of(&token),
+                    unix_now(),
+                    expires_in.map(|secs| unix_now() + secs),
+                )
                 .await?
             {
                 Ok(token)

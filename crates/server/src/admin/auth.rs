@@ -67,8 +67,14 @@ impl Tokens {
             .await
             .map_err(|error| Problem::from(super::actions::Refusal::from(error)))?;
         let hash = SecretHash::of(presented);
+        let now = payfac_store::unix_now();
         let mut found = None;
-        for credential in credentials.iter() {
+        // An expired token is compared like any other (constant time over
+        // the whole list) and then refused like an unknown one.
+        for credential in credentials
+            .iter()
+            .filter(|credential| credential.expires_at.is_none_or(|at| now < at))
+        {
             let same = aws_lc_rs::constant_time::verify_slices_are_equal(
                 &credential.secret_hash.0,
                 &hash.0,

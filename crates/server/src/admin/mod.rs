@@ -39,6 +39,10 @@ pub struct AdminState {
     /// handing them to the storefront at once (others within
     /// `identity::cache::RECHECK`).
     pub handoffs: Arc<crate::identity::HandoffCache>,
+    /// This instance's merchant directory: reloaded after a merchant or
+    /// key change, so the change works here at once (other instances at
+    /// their next poll, within a second).
+    pub merchants: crate::merchants::MerchantDirectory,
 }
 
 /// The admin API; state from the service's.
@@ -48,6 +52,7 @@ pub fn router(state: crate::AppState) -> Router {
         store: state.store.clone(),
         idle_secs: state.config.session_idle_secs,
         handoffs: state.identity.cache.clone(),
+        merchants: state.merchants.clone(),
     };
     let merchant_buyer = "/admin/v1/merchants/{id}/buyers/{merchant_user_no}";
     let buyer = "/admin/v1/buyers/{user_id}";

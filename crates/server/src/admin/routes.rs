@@ -26,6 +26,14 @@ fn operator<'a>(state: &'a AdminState, actor: &'a Actor) -> Operator<'a> {
     }
 }
 
+/// After a merchant or key change: this instance's directory reloads now
+/// rather than at its next poll. A failure is logged; the poll catches up.
+async fn merchants_changed(state: &AdminState) {
+    if let Err(error) = state.merchants.refresh(state.store.as_ref()).await {
+        tracing::warn!(%error, "reloading merchants after a change failed");
+    }
+}
+
 fn ok<T: serde::Serialize>(status: StatusCode, body: T) -> Answer {
     Ok((status, Json(body)).into_response())
 }
@@ -124,6 +132,7 @@ pub async fn add_merchant(
     let key = actions::public_key(&input.public_key)?;
     let operator = operator(&state, &actor);
     operator.add_merchant(&id, &key).await?;
+    merchants_changed(&state).await;
     ok(StatusCode::CREATED, merchant_view(&operator, &id).await?)
 }
 
@@ -157,6 +166,7 @@ pub async fn add_key(
     let input: NewKey = json_body(&headers, &body)?;
     let key = actions::public_key(&input.public_key)?;
     let key_id = operator(&state, &actor).add_key(&id, &key).await?;
+    merchants_changed(&state).await;
     ok(StatusCode::CREATED, NewKeyView { id: key_id })
 }
 
@@ -173,6 +183,7 @@ pub async fn remove_key(
     operator(&state, &actor)
         .remove_key(&id, &key_id, true)
         .await?;
+    merchants_changed(&state).await;
     ok(
         StatusCode::OK,
         RemovedKeyView {
@@ -197,6 +208,7 @@ pub async fn disable(
     let input: Disable = json_body(&headers, &body)?;
     let operator = operator(&state, &actor);
     let ended = operator.disable(&id, input.end_sessions).await?;
+    merchants_changed(&state).await;
     if input.end_sessions {
         state.handoffs.clear();
     }
@@ -217,6 +229,7 @@ pub async fn enable(
     let id = actions::merchant_id(&id)?;
     let operator = operator(&state, &actor);
     operator.enable(&id).await?;
+    merchants_changed(&state).await;
     ok(StatusCode::OK, merchant_view(&operator, &id).await?)
 }
 

@@ -240,6 +240,8 @@ pub struct TokenView {
     pub name: String,
     pub created_at: String,
     pub last_used_at: Option<String>,
+    /// `null`: never.
+    pub expires_at: Option<String>,
 }
 
 impl From<&AdminTokenRecord> for TokenView {
@@ -248,6 +250,7 @@ impl From<&AdminTokenRecord> for TokenView {
             name: token.name.clone(),
             created_at: rfc3339(token.created_at),
             last_used_at: token.last_used_at.map(rfc3339),
+            expires_at: token.expires_at.map(rfc3339),
         }
     }
 }

@@ -233,6 +233,33 @@ pub async fn rotate(store: &dyn Store, now: i64) -> Result<String, StoreError> {
     Ok(kid)
 }
 
+/// `payfac identity-key revoke KID`: deletes the key at once (a leaked
+/// key). Every instance stops publishing and signing with it at its next
+/// reload (within a second), and tokens it signed stop verifying once a
+/// verifier refetches the JWK Set (`max-age` 30 s). When it was the last
+/// key, a new one replaces it in the same step and signs at once (a lone
+/// key needs no lead); otherwise the newest remaining key that is past its
+/// lead signs, as after a rotation. Answers `None` for an unknown kid, else
+/// the replacement's kid if one was made.
+pub async fn revoke(
+    store: &dyn Store,
+    kid: &str,
+    now: i64,
+) -> Result<Option<Option<String>>, StoreError> {
+    let replacement = new_key(now);
+    let replacement_kid = replacement.kid.clone();
+    if !store.revoke_identity_key(kid, replacement).await? {
+        return Ok(None);
+    }
+    let remaining = store.identity_keys().await?;
+    Ok(Some(
+        remaining
+            .iter()
+            .any(|key| key.kid == replacement_kid)
+            .then_some(replacement_kid),
+    ))
+}
+
 /// A fresh Ed25519 key; its kid is its RFC 7638 JWK thumbprint.
 pub fn new_key(now: i64) -> IdentityKeyRecord {
     let rng = aws_lc_rs::rand::SystemRandom::new();

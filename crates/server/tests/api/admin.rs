@@ -809,3 +809,95 @@ async fn an_erase_or_a_revocation_reaches_the_storefront_at_once() {
         );
     }
 }
+
+/// Issue 29: a merchant or key added through the admin API works on the
+/// instance that added it at once, not at the directory's next poll (here
+/// an hour away, so only the change itself can have reloaded it).
+#[tokio::test]
+async fn a_merchant_added_through_the_api_works_here_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("payfac.db").display());
+    let app = AdminApp::start_with(&url, Database::Sqlite(dir), |config| {
+        config.merchant_refresh = Duration::from_secs(3600);
+    })
+    .await;
+    let (key, public) = fresh_keys();
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/admin/v1/merchants",
+            Some(json!({"id": "FRESH", "publicKey": public.to_pem()})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert!(
+        app.sync("FRESH", &key, "U1").await.is_ok(),
+        "the new merchant is live"
+    );
+
+    let (second, second_public) = fresh_keys();
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/admin/v1/merchants/FRESH/keys",
+            Some(json!({"publicKey": second_public.to_pem()})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert!(
+        app.sync("FRESH", &second, "U2").await.is_ok(),
+        "the new key is live"
+    );
+
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/admin/v1/merchants/FRESH/disable",
+            Some(json!({"endSessions": false})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(app.sync("FRESH", &key, "U3").await, Err("10001".to_owned()));
+}
+
+/// Issue 29: a token created with an expiry is refused from then on,
+/// like an unknown one.
+#[tokio::test]
+async fn an_expired_admin_token_is_refused() {
+    let app = AdminApp::sqlite().await;
+    let operator = payfac_server::admin::actions::Operator {
+        store: app.store.as_ref(),
+        actor: "cli",
+    };
+    let lasting = operator
+        .create_expiring_token("lasting", Some(3600))
+        .await
+        .unwrap();
+    let short = operator
+        .create_expiring_token("short", Some(1))
+        .await
+        .unwrap();
+    let (status, _) = app
+        .call_as(Some(&lasting), Method::GET, "/admin/v1/merchants", None)
+        .await;
+    assert_eq!(status, 200);
+    // Expiry is checked against the clock at each request; the stored
+    // end is a whole second, so two seconds are past it whatever the
+    // sub-second phase.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (status, _) = app
+        .call_as(Some(&short), Method::GET, "/admin/v1/merchants", None)
+        .await;
+    assert_eq!(status, 401, "expired");
+    let (status, _) = app
+        .call_as(Some(&lasting), Method::GET, "/admin/v1/merchants", None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        operator
+            .create_expiring_token("never", Some(0))
+            .await
+            .is_err(),
+        "a non-positive expiry is refused"
+    );
+}

@@ -12,13 +12,14 @@ pub(super) async fn create(
     name: &str,
     secret_hash: &SecretHash,
     now: i64,
+    expires_at: Option<i64>,
 ) -> Result<bool, StoreError> {
     let client = pool.get().await?;
     let inserted = client
         .execute(
-            "INSERT INTO admin_tokens (name, secret_hash, created_at)
-             VALUES ($1::text, $2::bytea, $3::bigint)",
-            &[&name, &&secret_hash.0[..], &now],
+            "INSERT INTO admin_tokens (name, secret_hash, created_at, expires_at)
+             VALUES ($1::text, $2::bytea, $3::bigint, $4::bigint)",
+            &[&name, &&secret_hash.0[..], &now, &expires_at],
         )
         .await;
     match inserted {
@@ -32,7 +33,7 @@ pub(super) async fn list(pool: &Pool) -> Result<Vec<AdminTokenRecord>, StoreErro
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT name, created_at, last_used_at FROM admin_tokens ORDER BY name",
+            "SELECT name, created_at, last_used_at, expires_at FROM admin_tokens ORDER BY name",
             &[],
         )
         .await?;
@@ -42,6 +43,7 @@ pub(super) async fn list(pool: &Pool) -> Result<Vec<AdminTokenRecord>, StoreErro
                 name: row.try_get(0)?,
                 created_at: row.try_get(1)?,
                 last_used_at: row.try_get(2)?,
+                expires_at: row.try_get(3)?,
             })
         })
         .collect()
@@ -50,7 +52,7 @@ pub(super) async fn list(pool: &Pool) -> Result<Vec<AdminTokenRecord>, StoreErro
 pub(super) async fn credentials(pool: &Pool) -> Result<Vec<AdminCredential>, StoreError> {
     let client = pool.get().await?;
     let statement = client
-        .prepare_cached("SELECT name, secret_hash FROM admin_tokens ORDER BY name")
+        .prepare_cached("SELECT name, secret_hash, expires_at FROM admin_tokens ORDER BY name")
         .await?;
     let rows = client.query(&statement, &[]).await?;
     let mut credentials = Vec::with_capacity(rows.len());
@@ -60,6 +62,7 @@ pub(super) async fn credentials(pool: &Pool) -> Result<Vec<AdminCredential>, Sto
             credentials.push(AdminCredential {
                 name: row.try_get(0)?,
                 secret_hash,
+                expires_at: row.try_get(2)?,
             });
         }
     }

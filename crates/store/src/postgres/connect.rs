@@ -103,6 +103,12 @@ pub(super) fn pool(url: &str) -> Result<Pool, StoreError> {
     if config.get_application_name().is_none() {
         config.application_name("payfac");
     }
+    // The idempotent migrations (`DROP TRIGGER IF EXISTS …`) make the
+    // server send NOTICEs such as "does not exist, skipping", which read
+    // like errors in payfac's log. Warnings and errors still arrive.
+    if config.get_options().is_none() {
+        config.options("-c client_min_messages=warning");
+    }
     // `Fast` recycling only checks that the connection is still open: a
     // health query per checkout would double the round trips of a request.
     let manager = Manager::from_config(

@@ -72,3 +72,33 @@ pub(super) async fn remove_identity_keys_before(
         )
         .await?)
 }
+
+/// One statement: the delete, and the replacement only when no other key
+/// remains (the subquery sees the table as it was before the delete).
+pub(super) async fn revoke_identity_key(
+    pool: &Pool,
+    kid: &str,
+    replacement: &IdentityKeyRecord,
+) -> Result<bool, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "WITH gone AS (
+                 DELETE FROM identity_keys WHERE kid = $1 RETURNING kid
+             ), added AS (
+                 INSERT INTO identity_keys (kid, private_pkcs8, created_at)
+                 SELECT $2, $3, $4
+                 WHERE EXISTS (SELECT 1 FROM gone)
+                   AND NOT EXISTS (SELECT 1 FROM identity_keys WHERE kid <> $1)
+             )
+             SELECT count(*) FROM gone",
+            &[
+                &kid,
+                &replacement.kid,
+                &replacement.private_pkcs8,
+                &replacement.created_at,
+            ],
+        )
+        .await?;
+    Ok(row.try_get::<_, i64>(0)? > 0)
+}

@@ -37,6 +37,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "pending_sessions",
         include_str!("migrations/008_pending_sessions.sql"),
     ),
+    (
+        "admin_token_expiry",
+        include_str!("migrations/009_admin_token_expiry.sql"),
+    ),
 ];
 
 /// Advisory lock key of the migrator ("payfac" in ASCII). Advisory locks

@@ -142,6 +142,14 @@ impl Store for PostgresStore {
         identity_keys::add_identity_key(&self.pool, &key, only_if_none).await
     }
 
+    async fn revoke_identity_key(
+        &self,
+        kid: &str,
+        replacement: IdentityKeyRecord,
+    ) -> Result<bool, StoreError> {
+        identity_keys::revoke_identity_key(&self.pool, kid, &replacement).await
+    }
+
     async fn remove_identity_keys_before(&self, created_before: i64) -> Result<u64, StoreError> {
         identity_keys::remove_identity_keys_before(&self.pool, created_before).await
     }

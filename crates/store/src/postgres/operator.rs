@@ -64,8 +64,9 @@ impl OperatorStore for PostgresStore {
         name: &str,
         secret_hash: SecretHash,
         now: i64,
+        expires_at: Option<i64>,
     ) -> Result<bool, StoreError> {
-        admin_tokens::create(&self.pool, name, &secret_hash, now).await
+        admin_tokens::create(&self.pool, name, &secret_hash, now, expires_at).await
     }
 
     async fn admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, StoreError> {

@@ -11,12 +11,14 @@ pub(super) fn create(
     name: &str,
     secret_hash: &SecretHash,
     now: i64,
+    expires_at: Option<i64>,
 ) -> Result<bool, StoreError> {
     let inserted = connection
         .prepare_cached(
-            "INSERT INTO admin_tokens (name, secret_hash, created_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO admin_tokens (name, secret_hash, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(params![name, &secret_hash.0[..], now]);
+        .execute(params![name, &secret_hash.0[..], now, expires_at]);
     match inserted {
         Ok(_) => Ok(true),
         Err(error) if is_constraint(&error, rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
@@ -28,12 +30,15 @@ pub(super) fn create(
 
 pub(super) fn list(connection: &Connection) -> Result<Vec<AdminTokenRecord>, rusqlite::Error> {
     connection
-        .prepare_cached("SELECT name, created_at, last_used_at FROM admin_tokens ORDER BY name")?
+        .prepare_cached(
+            "SELECT name, created_at, last_used_at, expires_at FROM admin_tokens ORDER BY name",
+        )?
         .query_map([], |row| {
             Ok(AdminTokenRecord {
                 name: row.get(0)?,
                 created_at: row.get(1)?,
                 last_used_at: row.get(2)?,
+                expires_at: row.get(3)?,
             })
         })?
         .collect()
@@ -43,14 +48,19 @@ pub(super) fn credentials(
     connection: &Connection,
 ) -> Result<Vec<AdminCredential>, rusqlite::Error> {
     connection
-        .prepare_cached("SELECT name, secret_hash FROM admin_tokens ORDER BY name")?
+        .prepare_cached("SELECT name, secret_hash, expires_at FROM admin_tokens ORDER BY name")?
         .query_map([], |row| {
             let hash: Vec<u8> = row.get(1)?;
-            Ok((row.get::<_, String>(0)?, hash))
+            Ok((row.get::<_, String>(0)?, hash, row.get(2)?))
         })?
         .filter_map(|row| match row {
-            Ok((name, hash)) => SecretHash::from_slice(&hash)
-                .map(|secret_hash| Ok(AdminCredential { name, secret_hash })),
+            Ok((name, hash, expires_at)) => SecretHash::from_slice(&hash).map(|secret_hash| {
+                Ok(AdminCredential {
+                    name,
+                    secret_hash,
+                    expires_at,
+                })
+            }),
             Err(error) => Some(Err(error)),
         })
         .collect()

@@ -56,3 +56,16 @@ pub(super) fn remove_identity_keys_before(
     )?;
     Ok(removed as u64)
 }
+
+/// On the writer thread: the delete and the replacement are one job.
+pub(super) fn revoke_identity_key(
+    connection: &Connection,
+    kid: &str,
+    replacement: &IdentityKeyRecord,
+) -> Result<bool, rusqlite::Error> {
+    if connection.execute("DELETE FROM identity_keys WHERE kid = ?1", [kid])? == 0 {
+        return Ok(false);
+    }
+    add_identity_key(connection, replacement, true)?;
+    Ok(true)
+}

@@ -33,6 +33,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "pending_sessions",
         include_str!("migrations/008_pending_sessions.sql"),
     ),
+    (
+        "admin_token_expiry",
+        include_str!("migrations/009_admin_token_expiry.sql"),
+    ),
 ];
 
 /// Applies the missing migrations and answers which it applied.

@@ -192,6 +192,23 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn revoke_identity_key(
+        &self,
+        kid: &str,
+        replacement: IdentityKeyRecord,
+    ) -> Result<bool, StoreError> {
+        let kid = kid.to_owned();
+        self.writer
+            .write(move |connection| {
+                Ok::<_, StoreError>(identity_keys::revoke_identity_key(
+                    connection,
+                    &kid,
+                    &replacement,
+                )?)
+            })
+            .await
+    }
+
     async fn remove_identity_keys_before(&self, created_before: i64) -> Result<u64, StoreError> {
         self.writer
             .write(move |connection| {

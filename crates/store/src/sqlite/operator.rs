@@ -101,10 +101,13 @@ impl OperatorStore for SqliteStore {
         name: &str,
         secret_hash: SecretHash,
         now: i64,
+        expires_at: Option<i64>,
     ) -> Result<bool, StoreError> {
         let name = name.to_owned();
         self.writer
-            .write(move |connection| admin_tokens::create(connection, &name, &secret_hash, now))
+            .write(move |connection| {
+                admin_tokens::create(connection, &name, &secret_hash, now, expires_at)
+            })
             .await
     }
 

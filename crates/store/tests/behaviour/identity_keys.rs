@@ -19,6 +19,20 @@ fn kids(keys: &[IdentityKeyRecord]) -> Vec<&str> {
 }
 
 backend_tests! {
+    /// A revoked key goes at once; the last one is replaced in the same
+    /// step, so a key to sign with always remains.
+    async fn a_revoked_key_goes_and_the_last_is_replaced(t: &TestStore) {
+        t.store.add_identity_key(key("a", NOW), false).await.unwrap();
+        t.store.add_identity_key(key("b", NOW + 10), false).await.unwrap();
+        assert!(!t.store.revoke_identity_key("nope", key("r1", NOW)).await.unwrap());
+        assert_eq!(kids(&t.store.identity_keys().await.unwrap()), ["a", "b"]);
+        assert!(t.store.revoke_identity_key("b", key("r2", NOW)).await.unwrap());
+        assert_eq!(kids(&t.store.identity_keys().await.unwrap()), ["a"], "no replacement needed");
+        assert!(t.store.revoke_identity_key("a", key("r3", NOW + 20)).await.unwrap());
+        assert_eq!(kids(&t.store.identity_keys().await.unwrap()), ["r3"]);
+        assert!(!t.store.revoke_identity_key("a", key("r4", NOW)).await.unwrap());
+    }
+
     /// Instances starting together on an empty database agree on one key.
     async fn first_key_is_stored_once(t: &TestStore) {
         assert!(t.store.identity_keys().await.unwrap().is_empty());

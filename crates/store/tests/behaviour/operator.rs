@@ -163,13 +163,16 @@ backend_tests! {
     /// Tokens: a name once, listed without secrets, touched, revoked.
     async fn admin_tokens_lifecycle(t: &TestStore) {
         let hash = SecretHash::of("secret one");
-        assert!(t.store.create_admin_token("ops", hash, NOW).await.unwrap());
-        assert!(!t.store.create_admin_token("ops", SecretHash::of("other"), NOW).await.unwrap());
-        assert!(t.store.create_admin_token("backoffice", SecretHash::of("two"), NOW).await.unwrap());
+        assert!(t.store.create_admin_token("ops", hash, NOW, None).await.unwrap());
+        assert!(!t.store.create_admin_token("ops", SecretHash::of("other"), NOW, None).await.unwrap());
+        assert!(t.store.create_admin_token("backoffice", SecretHash::of("two"), NOW, Some(NOW + 60)).await.unwrap());
         let names: Vec<_> = t.store.admin_tokens().await.unwrap().into_iter().map(|r| r.name).collect();
         assert_eq!(names, vec!["backoffice", "ops"]);
         let credentials = t.store.admin_credentials().await.unwrap();
-        assert!(credentials.iter().any(|c| c.name == "ops" && c.secret_hash == hash));
+        assert!(credentials.iter().any(|c| c.name == "ops" && c.secret_hash == hash && c.expires_at.is_none()));
+        assert!(credentials.iter().any(|c| c.name == "backoffice" && c.expires_at == Some(NOW + 60)));
+        let listed = t.store.admin_tokens().await.unwrap();
+        assert_eq!(listed[0].expires_at, Some(NOW + 60));
         t.store.touch_admin_token("ops", NOW + 9).await.unwrap();
         let ops = t.store.admin_tokens().await.unwrap().into_iter().find(|r| r.name == "ops").unwrap();
         assert_eq!((ops.created_at, ops.last_used_at), (NOW, Some(NOW + 9)));
