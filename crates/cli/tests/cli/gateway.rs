@@ -67,7 +67,7 @@ fn identity_key_rotate_adds_a_key_every_instance_publishes() {
         assert!(Instant::now() < deadline, "the revoked key is withdrawn");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(jwks(&server), [kid.clone()]);
+    assert_eq!(jwks(&server), vec![kid.clone()]);
     db.payfac(&["identity-key", "revoke", &first[0]])
         .refused(&format!("no identity key {}", first[0]));
 
@@ -80,7 +80,7 @@ fn identity_key_rotate_adds_a_key_every_instance_publishes() {
         .to_owned();
     assert_eq!(replacement.len(), 43);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while jwks(&server) != [replacement.clone()] {
+    while jwks(&server) != vec![replacement.clone()] {
         assert!(
             Instant::now() < deadline,
             "only the replacement is published"
