@@ -15,9 +15,9 @@ server_pid=
 # Tests leave nothing behind: a payfac, nginx or Caddy process that one of
 # them started and that is still running when they are done fails the run
 # (and is stopped). Those running before the tests started are not ours.
-servers='payfac|nginx|caddy'
-running_before=$(pgrep -x "$servers" | sort || true)
-outlived() { comm -13 <(echo "$running_before") <(pgrep -x "$servers" | sort || true) | grep . || true; }
+servers() { for name in payfac nginx caddy; do pgrep -x "$name" || true; done | sort; }
+running_before=$(servers)
+outlived() { comm -13 <(echo "$running_before") <(servers) | grep . || true; }
 cleanup() {
   local status=$?
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
