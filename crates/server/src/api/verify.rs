@@ -85,7 +85,11 @@ impl SignedParts<'_> {
         sandbox: bool,
     ) -> ApiError {
         let id = merchant.id.as_str();
-        tracing::warn!(merchant = id, reason = reason.as_str(), "signature check failed");
+        tracing::warn!(
+            merchant = id,
+            reason = reason.as_str(),
+            "signature check failed"
+        );
         metrics::counter!(
             "payfac_signature_failures_total",
             "merchant" => id.to_owned(),

@@ -177,8 +177,16 @@ async fn sandbox_no_key_matched_lists_the_active_key_ids() {
     wrong_key.signature = Some(wrong_key.sign_with(&unregistered));
     let answer = app.send(&wrong_key).await;
     assert_eq!(answer.reason(), "no_key_matched", "{}", answer.json);
-    assert_eq!(answer.json["debug"]["activeKeyIds"], serde_json::json!(expected));
-    assert!(!answer.json.to_string().contains(&unregistered_public.key_id()));
+    assert_eq!(
+        answer.json["debug"]["activeKeyIds"],
+        serde_json::json!(expected)
+    );
+    assert!(
+        !answer
+            .json
+            .to_string()
+            .contains(&unregistered_public.key_id())
+    );
 
     let mut tampered = call();
     tampered.signature = Some(tampered.sign_with(&app.key));
@@ -186,13 +194,21 @@ async fn sandbox_no_key_matched_lists_the_active_key_ids() {
     let answer = app.send(&tampered).await;
     assert_eq!(answer.reason(), "no_key_matched", "{}", answer.json);
     let listed = answer.json["debug"]["activeKeyIds"].as_array().unwrap();
-    assert!(listed.contains(&serde_json::json!(first.key_id())), "{}", answer.json);
+    assert!(
+        listed.contains(&serde_json::json!(first.key_id())),
+        "{}",
+        answer.json
+    );
 
     let mut skewed = call();
     skewed.timestamp = (now() - 400).to_string();
     let answer = app.send(&skewed).await;
     assert_eq!(answer.reason(), "clock_skew", "{}", answer.json);
-    assert!(answer.json["debug"].get("activeKeyIds").is_none(), "{}", answer.json);
+    assert!(
+        answer.json["debug"].get("activeKeyIds").is_none(),
+        "{}",
+        answer.json
+    );
 
     let mut unknown = call();
     unknown.merchant = "NOSUCHMERCHANT".into();
@@ -211,9 +227,18 @@ async fn production_answers_list_no_key_ids() {
     let mut wrong_key = call();
     wrong_key.signature = Some(wrong_key.sign_with(&other));
     let answer = app.send(&wrong_key).await;
-    assert_eq!((answer.status, answer.code()), (401, "10003"), "{}", answer.json);
+    assert_eq!(
+        (answer.status, answer.code()),
+        (401, "10003"),
+        "{}",
+        answer.json
+    );
     assert!(answer.json.get("debug").is_none(), "{}", answer.json);
-    assert!(!answer.json.to_string().contains(&registered.key_id()), "{}", answer.json);
+    assert!(
+        !answer.json.to_string().contains(&registered.key_id()),
+        "{}",
+        answer.json
+    );
 }
 
 #[tokio::test]
