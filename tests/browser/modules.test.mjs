@@ -9,7 +9,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey, createVerify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, createVerify } from 'node:crypto';
 
 import { SORTED_PARAMS_CASES, importModule, loadVectors, referenceSortedParams } from './lib.mjs';
 
@@ -17,6 +17,13 @@ const vectors = loadVectors();
 const signing = await importModule('signing.mjs');
 const keys = await importModule('keys.mjs');
 const explanations = await importModule('explanations.mjs');
+
+// payfac's key id (`VerifyingKey::key_id`), computed by Node: the first 8
+// bytes of SHA-256 over the SPKI DER, in hex.
+function nodeKeyId(pem) {
+  const spki = createPublicKey(pem).export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('hex').slice(0, 16);
+}
 
 function verifySignature(publicKeyPem, text, signatureB64) {
   const v = createVerify('RSA-SHA256');
@@ -82,6 +89,18 @@ describe('keys.mjs', () => {
     assert.equal(await signing.sign(pkcs1, c.signatureString), c.signature);
   });
 
+  test('publicKeyId is the key id payfac gives the public half', async () => {
+    // The vector key's id, as `payfac merchant add` prints it.
+    assert.equal(await keys.publicKeyId(vectors.privateKeyPem), '12c2f9a139f2ddda');
+    assert.equal(nodeKeyId(vectors.publicKeyPem), '12c2f9a139f2ddda');
+    const pkcs1 = createPrivateKey(vectors.privateKeyPem).export({ type: 'pkcs1', format: 'pem' });
+    assert.equal(await keys.publicKeyId(pkcs1), '12c2f9a139f2ddda');
+    const pair = await keys.generateKeyPair();
+    assert.equal(await keys.publicKeyId(pair.privateKeyPem), nodeKeyId(pair.publicKeyPem));
+    await assert.rejects(keys.publicKeyId(vectors.publicKeyPem), /public key \(PUBLIC KEY\)/);
+    await assert.rejects(keys.publicKeyId('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----'), /Could not import/);
+  });
+
   test('the usual PEM mistakes get a message that says what to do', async () => {
     const encrypted = createPrivateKey(vectors.privateKeyPem)
       .export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'x' });
@@ -115,6 +134,42 @@ describe('explanations.mjs', () => {
     }
     assert.equal(explanations.explainReason('no_such_reason'), null);
     assert.equal(explanations.explainReason('toString'), null, 'inherited names are not reasons');
+  });
+
+  // Issue 29: identical strings blame the key only when the server
+  // checked the signature (no_key_matched); clock_skew and the header
+  // reasons were decided before it.
+  test('identical strings blame the key only on no_key_matched', () => {
+    const blamesKey = /private key you signed with does not match/;
+    assert.match(explanations.identicalStringsVerdict('no_key_matched', null, null), blamesKey);
+    assert.match(explanations.identicalStringsVerdict('no_key_matched', ['aaaaaaaaaaaaaaaa'], 'bbbbbbbbbbbbbbbb'), blamesKey);
+    assert.match(explanations.identicalStringsVerdict('no_key_matched', ['aaaaaaaaaaaaaaaa'], null), blamesKey);
+    const registered = explanations.identicalStringsVerdict('no_key_matched', ['aaaaaaaaaaaaaaaa'], 'aaaaaaaaaaaaaaaa');
+    assert.doesNotMatch(registered, blamesKey);
+    assert.match(registered, /signature header must have changed/);
+    for (const reason of Object.keys(explanations.REASONS).filter((r) => r !== 'no_key_matched').concat(['no_such_reason', undefined])) {
+      const verdict = explanations.identicalStringsVerdict(reason, null, null);
+      assert.match(verdict, /^The strings are identical/, String(reason));
+      assert.doesNotMatch(verdict, /key you signed with|does not match/, String(reason));
+    }
+    assert.match(explanations.identicalStringsVerdict('clock_skew', null, null), /before it checked the signature/);
+    assert.match(explanations.identicalStringsVerdict('bad_nonce', null, null), /before it checked the signature/);
+    assert.match(explanations.identicalStringsVerdict('nonce_reused', null, null), /signature verified/);
+  });
+
+  test('the active key ids tell a wrong key from different bytes', () => {
+    const ids = ['12c2f9a139f2ddda', '9f00aa11bb22cc33'];
+    assert.equal(explanations.keyIdsNote(undefined, '12c2f9a139f2ddda'), null);
+    assert.equal(explanations.keyIdsNote('12c2f9a139f2ddda', '12c2f9a139f2ddda'), null, 'not a list');
+    const mine = explanations.keyIdsNote(ids, '12c2f9a139f2ddda');
+    assert.match(mine, /^Active key ids of this merchant: 12c2f9a139f2ddda, 9f00aa11bb22cc33\./);
+    assert.match(mine, /\(12c2f9a139f2ddda\) is one of them/);
+    const other = explanations.keyIdsNote(ids, '0123456789abcdef');
+    assert.match(other, /\(0123456789abcdef\) is not one of them/);
+    const unknown = explanations.keyIdsNote(ids, null);
+    assert.match(unknown, /12c2f9a139f2ddda, 9f00aa11bb22cc33/);
+    assert.match(unknown, /payfac merchant list/);
+    assert.match(explanations.keyIdsNote([], 'x'), /: none\./);
   });
 
   test('every failure code is explained, unknown ones too', () => {

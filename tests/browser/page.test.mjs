@@ -10,7 +10,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey, createSign, createVerify } from 'node:crypto';
+import { createHash, createPublicKey, createSign, createVerify } from 'node:crypto';
 
 import {
   PLAYGROUND_MODULES, SORTED_PARAMS_CASES, launchBrowser, loadVectors, referenceSortedParams, startStaticServer, watchPage,
@@ -18,6 +18,10 @@ import {
 
 const vectors = loadVectors();
 const FAKE_CODE = 'Zx9Qk2LmN4pR7sT1vW3yA5bC8dE0fG6h';
+// payfac's key id of the test key (first 8 bytes of SHA-256 of its SPKI DER).
+const VECTOR_KEY_ID = createHash('sha256')
+  .update(createPublicKey(vectors.publicKeyPem).export({ type: 'spki', format: 'der' }))
+  .digest('hex').slice(0, 16);
 
 // What the mock merchant API last received.
 let lastRequest = null;
@@ -37,7 +41,9 @@ function envelope(code, msg, data, debug) {
 
 // Mock of POST /pay-fac/{merchant}/v1/user in sandbox mode, for the UI flow.
 //   MOCKOK   -> verifies with the test public key: 0000 or 10003 no_key_matched
+//               listing the test key's id as the one active key
 //   MOCKDIFF -> 10003 no_key_matched with a signatureString that differs
+//               (the same key id list)
 //   MOCKSKEW -> 10003 clock_skew with the server clock 20 minutes ahead
 //   other    -> 10001
 function mockApi(req, res, rawBody) {
@@ -59,13 +65,15 @@ function mockApi(req, res, rawBody) {
       if (verifySignature(vectors.publicKeyPem, sigString, signature ?? '')) {
         send(200, envelope('0000', 'Success', { userId: '1739298043323322369', authorizationCode: FAKE_CODE }));
       } else {
-        send(401, envelope('10003', 'Request signature error.', null, { reason: 'no_key_matched', serverTime, signatureString: sigString }));
+        send(401, envelope('10003', 'Request signature error.', null,
+          { reason: 'no_key_matched', serverTime, signatureString: sigString, activeKeyIds: [VECTOR_KEY_ID] }));
       }
       return true;
     case 'MOCKDIFF': {
       // As if the server had re-serialized the body: the strings differ.
       const altered = sigString.replace('"email":', '"email" :');
-      send(401, envelope('10003', 'Request signature error.', null, { reason: 'no_key_matched', serverTime, signatureString: altered }));
+      send(401, envelope('10003', 'Request signature error.', null,
+        { reason: 'no_key_matched', serverTime, signatureString: altered, activeKeyIds: [VECTOR_KEY_ID] }));
       return true;
     }
     case 'MOCKSKEW':
@@ -248,6 +256,9 @@ describe('API playground page', () => {
     assert.equal(await page.locator('#server-signature-string mark.diff').count(), 1);
     assert.equal(await page.locator('#page-signature-string mark.diff').count(), 1);
     assert.match(await page.textContent('#compare-verdict'), /differ from character \d+/);
+    // Signed with the registered key: the page says the key is right.
+    assert.match(await page.textContent('#key-ids'), new RegExp(`Active key ids of this merchant: ${VECTOR_KEY_ID}\\.`));
+    assert.match(await page.textContent('#key-ids'), new RegExp(`\\(${VECTOR_KEY_ID}\\) is one of them`));
     assert.equal(lastRequest.merchant, 'MOCKDIFF');
     assert.equal(await page.textContent('#page-signature-string'), await page.textContent('#signature-string'));
     assert.ok(await page.locator('#clock-panel').isVisible());
@@ -265,7 +276,13 @@ describe('API playground page', () => {
     assert.match(await page.textContent('#reason'), /no_key_matched/);
     assert.ok(await page.locator('#compare-panel.match').count() === 1);
     assert.match(await page.textContent('#compare-verdict'), /identical/);
+    assert.match(await page.textContent('#compare-verdict'), /private key you signed with does not match/);
     assert.match(await page.textContent('#explanation-title'), /^10003/);
+    // The fresh key's id is not the one the mock lists.
+    const keyIds = await page.textContent('#key-ids');
+    assert.match(keyIds, new RegExp(`Active key ids of this merchant: ${VECTOR_KEY_ID}\\.`));
+    assert.match(keyIds, /\([0-9a-f]{16}\) is not one of them/);
+    assert.doesNotMatch(keyIds, new RegExp(`\\(${VECTOR_KEY_ID}\\)`));
   });
 
   test('clock skew and unknown merchant are explained', async () => {
@@ -275,6 +292,14 @@ describe('API playground page', () => {
     await page.waitForFunction(() => document.querySelector('#result-code').textContent === '10003');
     assert.match(await page.textContent('#reason'), /clock_skew/);
     assert.match(await page.textContent('#clock-verdict'), /behind the server/);
+    // Issue 29: the signature was never checked, so the identical strings
+    // say nothing about the key.
+    assert.ok(await page.locator('#compare-panel.match').count() === 1);
+    const verdict = await page.textContent('#compare-verdict');
+    assert.match(verdict, /identical/);
+    assert.match(verdict, /refused the timestamp before it checked the signature/);
+    assert.doesNotMatch(verdict, /private key|does not match/);
+    assert.equal(await page.locator('#key-ids').count(), 0, 'no key ids without no_key_matched');
 
     await page.fill('#merchant', 'NOSUCH');
     await clearResult();

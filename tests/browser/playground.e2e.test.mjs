@@ -76,6 +76,13 @@ test('playground against payfac serve --sandbox: sign, send, sign in, explain fa
   const add = await run(PAYFAC_BIN, ['merchant', 'add', MERCHANT, '--public-key', pubFile, '--database-url', dbUrl]);
   assert.equal(add.code, 0, `payfac merchant add failed: ${add.stderr}`);
   assert.match(add.stdout.trim(), /^\S+$/, 'merchant add prints the key id alone on one line');
+  const registeredKeyId = add.stdout.trim();
+  // The page computes the same id for the key as payfac does.
+  const pageKeyId = await page.evaluate(async (pem) => {
+    const keys = await import('/assets/playground/keys.mjs');
+    return keys.publicKeyId(pem);
+  }, await page.inputValue('#private-key'));
+  assert.equal(pageKeyId, registeredKeyId, 'the page and payfac agree on the key id');
   // The running server picks up merchant changes within 5 s.
   await sleep(5_500);
 
@@ -133,6 +140,12 @@ test('playground against payfac serve --sandbox: sign, send, sign in, explain fa
   assert.equal(bad.envelope.debug.signatureString, await page.textContent('#signature-string'));
   assert.equal(await page.locator('#compare-panel.match').count(), 1);
   assert.ok(await page.locator('#clock-panel').isVisible());
+  // The sandbox lists the merchant's one active key, which is not the one
+  // the page signed with, and the page says so.
+  assert.deepEqual(bad.envelope.debug.activeKeyIds, [registeredKeyId]);
+  const keyIds = await page.textContent('#key-ids');
+  assert.ok(keyIds.includes(`Active key ids of this merchant: ${registeredKeyId}.`), keyIds);
+  assert.match(keyIds, /\([0-9a-f]{16}\) is not one of them/);
 
   assert.deepEqual(watch.offsiteRequests, [], 'no request left 127.0.0.1');
   assert.deepEqual(watch.pageErrors, []);

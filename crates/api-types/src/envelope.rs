@@ -70,4 +70,10 @@ pub struct SignatureDebug {
     pub server_time: i64,
     /// The exact string the server verified.
     pub signature_string: String,
+    /// On `no_key_matched` only: the key ids (`payfac merchant list`) of
+    /// the merchant's active keys, sorted. A signer whose own key id is
+    /// missing signed with an unregistered key; one whose id is listed
+    /// signed other bytes than `signature_string`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_key_ids: Option<Vec<String>>,
 }

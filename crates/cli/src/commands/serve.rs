@@ -157,7 +157,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         "payfac is serving"
     );
     if let Some(key) = demo_key {
-        print_demo_call(&args.listen, &key);
+        print_demo_call(&args.listen, &key, args.insecure_cookies);
     }
     application.run_until_stopped().await?;
     Ok(ExitCode::SUCCESS)
@@ -305,18 +305,26 @@ async fn ensure_demo_merchant(store: &dyn Store) -> anyhow::Result<PathBuf> {
     Ok(private)
 }
 
-fn print_demo_call(listen: &SocketAddr, key: &Path) {
+/// The demo's first steps. The `--insecure-cookies` hint is given only to
+/// a service started without it: over plain http the browser drops the
+/// `Secure` session cookie, and telling someone who already passed the
+/// flag to pass it sends them looking for a different problem.
+fn print_demo_call(listen: &SocketAddr, key: &Path, insecure_cookies: bool) {
     let url = format!("http://{listen}");
     let payfac = std::env::current_exe()
         .map(|path| path.display().to_string())
         .unwrap_or_else(|_| "payfac".into());
+    let cookies_hint = if insecure_cookies {
+        ""
+    } else {
+        " (start with --insecure-cookies for plain http)"
+    };
     println!(
         "\nDemo merchant {DEMO_MERCHANT} is registered; its private key is {key}.\n\
          Make a signed call (in another terminal):\n\n  \
          {payfac} user-sync --url {url} --merchant {DEMO_MERCHANT} --key {key} \\\n    \
          --merchant-user-no U1000001 --email john.doe@example.com --first-name John --last-name Doe\n\n\
-         Then open {url}/account?authorizationCode=<the code> in a browser \
-         (start with --insecure-cookies for plain http).\n",
+         Then open {url}/account?authorizationCode=<the code> in a browser{cookies_hint}.\n",
         key = key.display()
     );
 }

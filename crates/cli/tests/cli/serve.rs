@@ -321,15 +321,9 @@ fn serve_demo_prints_a_call_that_works() {
     assert_eq!(first_line(&key), "-----BEGIN PRIVATE KEY-----");
     assert_eq!(mode(&key), 0o600);
 
-    // The printed call, read once the service has printed it.
-    let start = Instant::now();
-    let printed = loop {
-        let stdout = server.stdout();
-        if stdout.contains("--merchant-user-no") || start.elapsed() > Duration::from_secs(10) {
-            break stdout;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let printed = demo_banner(&server);
+    // Started with --insecure-cookies: no advice to start with it.
+    assert!(!printed.contains("--insecure-cookies"), "{printed}");
     let command = printed.replace("\\\n", " ");
     let line = command
         .lines()
@@ -349,6 +343,32 @@ fn serve_demo_prints_a_call_that_works() {
     assert!(!server.stderr().contains(&code));
     let (again, _) = issued(&db.payfac_plain(&full));
     assert_eq!(again, user_id);
+}
+
+/// What `serve --demo` printed, read once it has printed the call.
+fn demo_banner(server: &Server) -> String {
+    let start = Instant::now();
+    loop {
+        let stdout = server.stdout();
+        if stdout.contains("--merchant-user-no") || start.elapsed() > Duration::from_secs(10) {
+            return stdout;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Issue 29: over plain http the sign-in cookie needs `--insecure-cookies`;
+/// the banner says so exactly when the flag was not given.
+#[test]
+fn serve_demo_suggests_insecure_cookies_only_without_it() {
+    let db = TestDb::new();
+    let server = Server::start(db.dir.path(), &db.url, &["--demo"]);
+    let printed = demo_banner(&server);
+    assert!(printed.contains("--merchant-user-no"), "{printed}");
+    assert!(
+        printed.contains("(start with --insecure-cookies for plain http)"),
+        "{printed}"
+    );
 }
 
 /// Settings `serve` refuses before it opens anything, each with one line.

@@ -53,6 +53,57 @@ export function explainReason(reason) {
   return Object.hasOwn(REASONS, reason) ? REASONS[reason] : null;
 }
 
+// What a sandbox `debug.activeKeyIds` (sent with `no_key_matched` only)
+// says about the key this page signed with: the ids, and whether
+// `pageKeyId` (null when the page could not compute it) is among them.
+// Null when the server sent no list.
+export function keyIdsNote(activeKeyIds, pageKeyId) {
+  if (!Array.isArray(activeKeyIds)) return null;
+  const ids = activeKeyIds.map(String);
+  const listed = ids.length ? ids.join(', ') : 'none';
+  const head = 'Active key ids of this merchant: ' + listed + '.';
+  if (!pageKeyId) {
+    return head + ' If the id of your key ("payfac merchant key add" printed it; "payfac merchant list" shows the registered ones) ' +
+      'is not among them, the server does not have your public key; if it is, you signed different bytes than the server verified.';
+  }
+  if (ids.includes(pageKeyId)) {
+    return head + ' The key this page signed with (' + pageKeyId + ') is one of them, so the key is right: ' +
+      'the bytes signed are not the bytes the server verified.';
+  }
+  return head + ' The key this page signed with (' + pageKeyId + ') is not one of them: the server does not have its public key. ' +
+    'Register it, or sign with the private key of a registered one.';
+}
+
+// The verdict when the server's signature string and the page's are
+// identical. What that proves depends on the reason: only `no_key_matched`
+// checked the signature, so only it can blame the key; `clock_skew` and
+// the header reasons were decided before the signature was looked at.
+// `pageKeyId` and `activeKeyIds` as for keyIdsNote (either may be null).
+export function identicalStringsVerdict(reason, activeKeyIds, pageKeyId) {
+  const same = 'The strings are identical, so the string is not the problem';
+  switch (reason) {
+    case 'no_key_matched':
+      if (pageKeyId && Array.isArray(activeKeyIds) && activeKeyIds.includes(pageKeyId)) {
+        return same + ', and the key this page signed with is registered: the signature header must have changed ' +
+          'between signing and the server (something on the way rewrote it).';
+      }
+      return same + ': the private key you signed with does not match any active public key registered for this merchant.';
+    case 'clock_skew':
+      return 'The strings are identical. The server refused the timestamp before it checked the signature, ' +
+        'so nothing is known about your key yet: fix the clock (see below) and send again.';
+    case 'nonce_reused':
+      return same + ', and the signature verified: only the nonce was refused.';
+    case 'missing_header':
+    case 'bad_timestamp':
+    case 'bad_nonce':
+    case 'bad_signature_encoding':
+      return 'The strings are identical. The server refused a signing header before it checked the signature, ' +
+        'so nothing is known about your key yet.';
+    default:
+      return 'The strings are identical.';
+  }
+}
+
 const CODES = Object.freeze({
   '10001': {
     title: '10001 — URL parsing error: the server does not know this merchant or path',

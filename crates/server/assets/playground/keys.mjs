@@ -128,3 +128,31 @@ export async function generateKeyPair() {
   ]);
   return { privateKeyPem: toPem('PRIVATE KEY', pkcs8), publicKeyPem: toPem('PUBLIC KEY', spki) };
 }
+
+function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// The key id payfac gives the public half of this private key
+// (`VerifyingKey::key_id`: the first 8 bytes of SHA-256 over the SPKI DER,
+// in hex), so a sandbox `no_key_matched` that lists the merchant's active
+// key ids can say whether this key is one of them. WebCrypto cannot derive
+// a public key from a private one, so the modulus and exponent are taken
+// from a JWK export of an extractable copy that never leaves this function.
+// Rejects like importPrivateKey on a bad PEM.
+export async function publicKeyId(pem) {
+  const subtle = requireSubtle();
+  const der = privateKeyDer(pem);
+  let jwk;
+  try {
+    const key = await subtle.importKey('pkcs8', der, RSA_ALG, true, ['sign']);
+    jwk = await subtle.exportKey('jwk', key);
+  } catch (e) {
+    throw new Error('Could not import the private key: it is not an RSA PKCS#8 key WebCrypto accepts (' +
+      (e && e.message ? e.message : e) + ').');
+  }
+  const pub = await subtle.importKey('jwk', { kty: 'RSA', n: jwk.n, e: jwk.e, alg: 'RS256', ext: true }, RSA_ALG, true, ['verify']);
+  const spki = await subtle.exportKey('spki', pub);
+  const digest = await subtle.digest('SHA-256', spki);
+  return hex(new Uint8Array(digest).subarray(0, 8));
+}

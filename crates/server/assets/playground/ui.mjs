@@ -4,8 +4,8 @@
 // inline scripts or styles, nothing external). It sets
 // `<html data-ready="true">` once wired, which the browser tests wait for.
 
-import { explainCode, explainReason } from './explanations.mjs';
-import { generateKeyPair } from './keys.mjs';
+import { explainCode, explainReason, identicalStringsVerdict, keyIdsNote } from './explanations.mjs';
+import { generateKeyPair, publicKeyId } from './keys.mjs';
 import { curlCommand, randomNonce, sign, signatureString, sortedParams } from './signing.mjs';
 
 const utf8 = new TextEncoder();
@@ -151,6 +151,9 @@ async function signInputs() {
   const params = sortedParams(url.sentQuery);
   const text = signatureString(url.sentQuery, timestamp, nonce, inp.body);
   const signature = await sign(inp.privateKeyPem, text);
+  // Only to compare with a sandbox answer's activeKeyIds: a failure here
+  // leaves the comparison out and never blocks the signing.
+  const keyId = await publicKeyId(inp.privateKeyPem).catch(() => null);
   const headers = {
     'Content-Type': 'application/json',
     'timestamp': timestamp,
@@ -165,6 +168,7 @@ async function signInputs() {
     params,
     signatureString: text,
     signature,
+    keyId,
     headers,
     bodyBytes: utf8.encode(inp.body),
     sent: false,
@@ -216,7 +220,8 @@ function resetResponse() {
 
 // Puts the server's and the page's signature strings side by side and
 // marks where they first differ (by code point, as a person reads them).
-function renderCompare(serverString, pageString) {
+// What identical strings prove depends on the sandbox reason (`debug`).
+function renderCompare(serverString, pageString, debug, signed) {
   const serverEl = $('server-signature-string');
   const pageEl = $('page-signature-string');
   const panel = $('compare-panel');
@@ -231,8 +236,7 @@ function renderCompare(serverString, pageString) {
     pageEl.textContent = pageString;
     panel.classList.remove('mismatch');
     panel.classList.add('match');
-    setText('compare-verdict', 'The strings are identical, so the string is not the problem: the private key you signed with ' +
-      'does not match any active public key registered for this merchant.');
+    setText('compare-verdict', identicalStringsVerdict(debug.reason, debug.activeKeyIds, signed.keyId));
     return;
   }
   panel.classList.remove('match');
@@ -308,6 +312,13 @@ function renderReason(debug, envelope, signed) {
       ? why.text.replace('<ID>', (signed && signed.inputs.merchant) || '<ID>')
       : 'The server gave a reason this page does not know yet.';
     reasonEl.appendChild(body);
+    const keys = debug.reason === 'no_key_matched' ? keyIdsNote(debug.activeKeyIds, signed && signed.keyId) : null;
+    if (keys) {
+      const note = document.createElement('p');
+      note.id = 'key-ids';
+      note.textContent = keys;
+      reasonEl.appendChild(note);
+    }
     if (debug.reason === 'nonce_reused' && signed && signed.sentBefore) {
       const again = document.createElement('p');
       again.textContent = 'You clicked Send twice for one signature: that is exactly a replay. Click Sign for a fresh nonce.';
@@ -355,7 +366,7 @@ function renderEnvelope(status, envelope, rawText, signed) {
   const debug = envelope.debug && typeof envelope.debug === 'object' ? envelope.debug : null;
   renderReason(debug, envelope, signed);
   if (debug && typeof debug.signatureString === 'string' && signed) {
-    renderCompare(debug.signatureString, signed.signatureString);
+    renderCompare(debug.signatureString, signed.signatureString, debug, signed);
     show('compare-panel', true);
   }
   if (debug && debug.serverTime != null) {

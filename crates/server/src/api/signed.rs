@@ -35,7 +35,7 @@ impl SignedRequest {
     /// logged and counted like every signature failure.
     pub fn reject(&self, reason: SignatureFailure, sandbox: bool) -> ApiError {
         self.parts()
-            .reject(self.merchant.id.as_str(), reason, self.now, sandbox)
+            .reject(&self.merchant, reason, self.now, sandbox)
     }
 
     fn parts(&self) -> SignedParts<'_> {
@@ -119,7 +119,7 @@ async fn check(
     };
     let verified = signed
         .verify(&merchant, now, config.timestamp_window_secs)
-        .map_err(|reason| signed.reject(merchant.id.as_str(), reason, now, config.sandbox))?;
+        .map_err(|reason| signed.reject(&merchant, reason, now, config.sandbox))?;
     Ok(SignedRequest {
         merchant,
         verified,

@@ -72,18 +72,27 @@ impl SignedParts<'_> {
     }
 
     /// The 10003 answer: logged and counted with its reason; the reason
-    /// reaches the caller only in sandbox mode.
+    /// reaches the caller only in sandbox mode. There a `no_key_matched`
+    /// also lists the merchant's active key ids, so the signer can tell an
+    /// unregistered key from a string built differently; the ids are
+    /// public (`payfac merchant list` shows them) but say which keys a
+    /// merchant has, so production keeps them to itself like the reason.
     pub fn reject(
         &self,
-        merchant: &str,
+        merchant: &Merchant,
         reason: SignatureFailure,
         now: i64,
         sandbox: bool,
     ) -> ApiError {
-        tracing::warn!(merchant, reason = reason.as_str(), "signature check failed");
+        let id = merchant.id.as_str();
+        tracing::warn!(
+            merchant = id,
+            reason = reason.as_str(),
+            "signature check failed"
+        );
         metrics::counter!(
             "payfac_signature_failures_total",
-            "merchant" => merchant.to_owned(),
+            "merchant" => id.to_owned(),
             "reason" => reason.as_str()
         )
         .increment(1);
@@ -91,7 +100,17 @@ impl SignedParts<'_> {
             reason: reason.as_str().into(),
             server_time: now,
             signature_string: String::from_utf8_lossy(&self.signature_string()).into_owned(),
+            active_key_ids: (reason == SignatureFailure::NoKeyMatched)
+                .then(|| active_key_ids(merchant)),
         });
         ApiError::Signature { reason, debug }
     }
+}
+
+/// The ids of `merchant`'s active keys, sorted so that an answer does not
+/// depend on the order storage returned them in.
+fn active_key_ids(merchant: &Merchant) -> Vec<String> {
+    let mut ids: Vec<String> = merchant.keys.iter().map(|key| key.key_id()).collect();
+    ids.sort_unstable();
+    ids
 }

@@ -1,7 +1,9 @@
 //! docs/PROTOCOL.md §2 to §5, 10003: signing headers, window, signature, replay, and
 //! sandbox diagnostics.
 
-use crate::helpers::{Call, TestApp, fresh_keys, now, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Call, TestApp, fresh_keys, now, spawn_app, spawn_app_with, stored, vector_keys,
+};
 
 async fn sandbox_app() -> TestApp {
     spawn_app_with(|config| config.sandbox = true).await
@@ -147,6 +149,96 @@ async fn sandbox_debug_shows_the_verified_string_and_server_time() {
     assert_eq!(debug["signatureString"], expected.as_str());
     let server_time = debug["serverTime"].as_i64().unwrap();
     assert!((server_time - now()).abs() <= 2);
+}
+
+/// Issue 29: a sandbox `no_key_matched` lists the merchant's active key
+/// ids, so a signer can tell an unregistered key (its id is missing) from
+/// a string built differently (its id is there); other reasons, which
+/// never reached the keys, list none.
+#[tokio::test]
+async fn sandbox_no_key_matched_lists_the_active_key_ids() {
+    let app = sandbox_app().await;
+    let (_, first) = vector_keys();
+    let (second_key, second) = fresh_keys();
+    let id = payfac_domain::MerchantId::parse(crate::helpers::MERCHANT).unwrap();
+    app.store.add_key(&id, stored(&second)).await.unwrap();
+    let both_active = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+        let mut call = call();
+        call.signature = Some(call.sign_with(&second_key));
+        app.send(&call).await.code() == "0000"
+    })
+    .await;
+    assert!(both_active, "second key active within 5 s");
+    let mut expected = vec![first.key_id(), second.key_id()];
+    expected.sort();
+
+    let (unregistered, unregistered_public) = fresh_keys();
+    let mut wrong_key = call();
+    wrong_key.signature = Some(wrong_key.sign_with(&unregistered));
+    let answer = app.send(&wrong_key).await;
+    assert_eq!(answer.reason(), "no_key_matched", "{}", answer.json);
+    assert_eq!(
+        answer.json["debug"]["activeKeyIds"],
+        serde_json::json!(expected)
+    );
+    assert!(
+        !answer
+            .json
+            .to_string()
+            .contains(&unregistered_public.key_id())
+    );
+
+    let mut tampered = call();
+    tampered.signature = Some(tampered.sign_with(&app.key));
+    tampered.body = br#"{"merchantUserNo":"U2","email":"a@example.com"}"#.to_vec();
+    let answer = app.send(&tampered).await;
+    assert_eq!(answer.reason(), "no_key_matched", "{}", answer.json);
+    let listed = answer.json["debug"]["activeKeyIds"].as_array().unwrap();
+    assert!(
+        listed.contains(&serde_json::json!(first.key_id())),
+        "{}",
+        answer.json
+    );
+
+    let mut skewed = call();
+    skewed.timestamp = (now() - 400).to_string();
+    let answer = app.send(&skewed).await;
+    assert_eq!(answer.reason(), "clock_skew", "{}", answer.json);
+    assert!(
+        answer.json["debug"].get("activeKeyIds").is_none(),
+        "{}",
+        answer.json
+    );
+
+    let mut unknown = call();
+    unknown.merchant = "NOSUCHMERCHANT".into();
+    let answer = app.send(&unknown).await;
+    assert_eq!(answer.code(), "10001", "{}", answer.json);
+    assert!(answer.json.get("debug").is_none(), "{}", answer.json);
+}
+
+/// A production service answers `no_key_matched` without `debug`, so
+/// without the key ids either.
+#[tokio::test]
+async fn production_answers_list_no_key_ids() {
+    let app = spawn_app().await;
+    let (_, registered) = vector_keys();
+    let (other, _) = fresh_keys();
+    let mut wrong_key = call();
+    wrong_key.signature = Some(wrong_key.sign_with(&other));
+    let answer = app.send(&wrong_key).await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (401, "10003"),
+        "{}",
+        answer.json
+    );
+    assert!(answer.json.get("debug").is_none(), "{}", answer.json);
+    assert!(
+        !answer.json.to_string().contains(&registered.key_id()),
+        "{}",
+        answer.json
+    );
 }
 
 #[tokio::test]
