@@ -67,6 +67,18 @@ pub fn header_text(text: &str) -> HeaderValue {
 mod tests {
     use super::*;
 
+    /// Every name payfac issues is payfac's by the edge's rule, so the
+    /// gateway's and forward auth's stripping covers all of them.
+    #[test]
+    fn every_issued_name_is_payfacs() {
+        for name in ISSUED {
+            assert!(
+                crate::boundary::headers::is_payfacs(name.as_str()),
+                "{name}"
+            );
+        }
+    }
+
     #[test]
     fn values_outside_visible_ascii_are_percent_encoded() {
         assert_eq!(header_text("Ada"), "Ada");
