@@ -290,12 +290,11 @@ fn a_merchant_call_is_counted_by_merchant_and_code_with_its_storage_time() {
 /// the database answers, 0 within seconds of it going away (a proxy in
 /// front of it cut), 1 again once it is back, with no restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL at PAYFAC_TEST_POSTGRES_URL; scripts/test.sh runs it"]
 async fn storage_up_follows_the_database_away_and_back() {
     use payfac_test_support::postgres::{TestDatabase, with_address};
     use payfac_test_support::proxy::Proxy;
-    let Some(database) = TestDatabase::create().await else {
-        return;
-    };
+    let database = TestDatabase::create().await;
     let proxy = Proxy::start(database.address()).await;
     let proxied = with_address(&database.url, &proxy.address.to_string());
     let dir = tempfile::tempdir().unwrap();

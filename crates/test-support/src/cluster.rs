@@ -9,12 +9,10 @@
 //! process or file is left behind. As root, the cluster runs as the
 //! `postgres` user the PostgreSQL packages create (initdb refuses root).
 //!
-//! Without the PostgreSQL binaries (`/usr/lib/postgresql/*/bin`) a test
-//! fails when `PAYFAC_REQUIRE_POSTGRES=1` (`scripts/test.sh` sets it and
-//! installs them) and is otherwise reported as `SKIPPED`, like the tests
-//! on the shared server (`postgres.rs`).
+//! A test that needs a cluster is `#[ignore]`d with that reason, like the
+//! tests on the shared server (`postgres.rs`); `scripts/test.sh` installs
+//! the binaries and runs it. Run without the binaries, it fails.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -31,24 +29,17 @@ pub struct Cluster {
 impl Cluster {
     /// `initdb` with the superuser `postgres` whose password is
     /// `password` (`scram-sha-256` over TCP, `trust` over the socket);
-    /// not started. `None` after a `SKIPPED` notice when the binaries are
-    /// missing and the run does not require PostgreSQL.
-    pub fn init(password: &str) -> Option<Self> {
-        let Some(bin) = binaries() else {
+    /// not started. Panics naming the test when the binaries are missing.
+    pub fn init(password: &str) -> Self {
+        let bin = binaries().unwrap_or_else(|| {
             let test = std::thread::current()
                 .name()
                 .unwrap_or("a PostgreSQL test")
                 .to_owned();
-            assert!(
-                std::env::var("PAYFAC_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "{test}: PAYFAC_REQUIRE_POSTGRES=1 but no /usr/lib/postgresql/*/bin/initdb"
-            );
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: the PostgreSQL server binaries are not installed (scripts/test.sh installs them)"
-            );
-            return None;
-        };
+            panic!(
+                "{test} needs the PostgreSQL server binaries: no /usr/lib/postgresql/*/bin/initdb"
+            )
+        });
         let directory = tempfile::Builder::new()
             .prefix("payfac-cluster-")
             .tempdir()
@@ -79,7 +70,7 @@ impl Cluster {
             .args(["--auth-local=trust", "--auth-host=scram-sha-256"])
             .arg(format!("--pwfile={}", password_file.display())));
         std::fs::remove_file(&password_file).expect("remove the password file");
-        Some(cluster)
+        cluster
     }
 
     /// The data directory.

@@ -1,12 +1,11 @@
 //! A fresh PostgreSQL database per test (as crates.io's test databases),
 //! on the server `PAYFAC_TEST_POSTGRES_URL` names, dropped afterwards.
 //!
-//! The test command (`scripts/test.sh`) always provides a server and sets
-//! `PAYFAC_REQUIRE_POSTGRES=1`, so a missing server fails the run. A plain
-//! `cargo test` without one skips the PostgreSQL tests and says so on the
-//! terminal for each of them, never silently.
+//! Every test that needs PostgreSQL is `#[ignore]`d with that reason, so a
+//! plain `cargo test` reports it as ignored, never as passed. The test
+//! command (`scripts/test.sh`) provides a server and runs them with
+//! `--include-ignored`; a PostgreSQL test run without a server fails.
 
-use std::io::Write;
 use std::net::SocketAddr;
 
 use payfac_domain::random_alphanumeric;
@@ -22,10 +21,10 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// A new, empty database; `None` (after a loud notice) when no server
-    /// is configured and the run does not require one.
-    pub async fn create() -> Option<Self> {
-        let admin_url = admin_url()?;
+    /// A new, empty database on the server `PAYFAC_TEST_POSTGRES_URL`
+    /// names; panics without one (see the module doc).
+    pub async fn create() -> Self {
+        let admin_url = admin_url();
         let name = format!("payfac_test_{}", random_alphanumeric(16).to_lowercase());
         connect(&admin_url)
             .await
@@ -33,11 +32,11 @@ impl TestDatabase {
             .await
             .expect("create the test database");
         let url = with_path(&admin_url, &name);
-        Some(Self {
+        Self {
             admin_url,
             name,
             url,
-        })
+        }
     }
 
     /// A plain connection to the test database, behind the store's back.
@@ -78,30 +77,21 @@ impl Drop for TestDatabase {
     }
 }
 
-/// The server's URL from `PAYFAC_TEST_POSTGRES_URL`. Without it: a panic
-/// when `PAYFAC_REQUIRE_POSTGRES=1`, else `None` and a line on the
-/// terminal naming the skipped test (written past the test harness's
-/// output capture, so a passing run still shows it).
-pub fn admin_url() -> Option<String> {
-    if let Some(url) = std::env::var("PAYFAC_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
-    {
-        return Some(url);
-    }
+/// The server's URL from `PAYFAC_TEST_POSTGRES_URL`; a panic naming the
+/// test without it.
+pub fn admin_url() -> String {
     let test = std::thread::current()
         .name()
         .unwrap_or("a PostgreSQL test")
         .to_owned();
-    assert!(
-        std::env::var("PAYFAC_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-        "{test}: PAYFAC_REQUIRE_POSTGRES=1 but PAYFAC_TEST_POSTGRES_URL is not set"
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED {test}: PAYFAC_TEST_POSTGRES_URL is not set (scripts/test.sh provides a server)"
-    );
-    None
+    std::env::var("PAYFAC_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "{test} needs PostgreSQL: set PAYFAC_TEST_POSTGRES_URL (scripts/test.sh provides a server)"
+            )
+        })
 }
 
 pub async fn connect(url: &str) -> Client {

@@ -35,7 +35,7 @@ impl TestStore {
     /// A store on a new PostgreSQL database, or `None` when
     /// `PAYFAC_TEST_POSTGRES_URL` is not set.
     pub async fn postgres() -> Option<Self> {
-        let database = TestDatabase::create().await?;
+        let database = TestDatabase::create().await;
         let url = database.url.clone();
         let store = payfac_store::open(&url)
             .await
