@@ -105,13 +105,13 @@ fn add_vectors_merchant(database_url: &str) {
     );
 }
 
-async fn cluster() -> Option<Cluster> {
+async fn cluster() -> Cluster {
     let database = TestDatabase::create().await;
     add_vectors_merchant(&database.url);
     let a = Instance::start(&database.url).await;
     let b = Instance::start(&database.url).await;
     let key = vectors::private_key_pem();
-    Some(Cluster {
+    Cluster {
         database,
         a,
         b,
@@ -120,7 +120,7 @@ async fn cluster() -> Option<Cluster> {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
-    })
+    }
 }
 
 /// A signed user-sync request: (timestamp, nonce, body, signature).
@@ -192,9 +192,7 @@ impl Cluster {
 #[tokio::test]
 #[ignore = "needs PostgreSQL at PAYFAC_TEST_POSTGRES_URL; scripts/test.sh runs it"]
 async fn a_code_issued_at_one_instance_is_redeemed_once_at_another() {
-    let Some(cluster) = cluster().await else {
-        return;
-    };
+    let cluster = cluster().await;
     let code = cluster.code_at(&cluster.a.base, "U1").await;
     assert!(cluster.redeem_at(&cluster.b.base, &code).await.is_some());
     assert!(cluster.redeem_at(&cluster.a.base, &code).await.is_none());
@@ -204,9 +202,7 @@ async fn a_code_issued_at_one_instance_is_redeemed_once_at_another() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL at PAYFAC_TEST_POSTGRES_URL; scripts/test.sh runs it"]
 async fn a_request_accepted_at_one_instance_is_a_replay_at_another() {
-    let Some(cluster) = cluster().await else {
-        return;
-    };
+    let cluster = cluster().await;
     let request = signed(&cluster.key, "U1");
     assert_eq!(
         cluster.send(&cluster.a.base, "MI", &request).await["code"],
@@ -220,9 +216,7 @@ async fn a_request_accepted_at_one_instance_is_a_replay_at_another() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL at PAYFAC_TEST_POSTGRES_URL; scripts/test.sh runs it"]
 async fn concurrent_redemptions_across_instances_make_one_session() {
-    let Some(cluster) = cluster().await else {
-        return;
-    };
+    let cluster = cluster().await;
     let code = cluster.code_at(&cluster.a.base, "U1").await;
     let attempts = (0..20).map(|i| {
         let base = if i % 2 == 0 {
@@ -243,9 +237,7 @@ async fn concurrent_redemptions_across_instances_make_one_session() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL at PAYFAC_TEST_POSTGRES_URL; scripts/test.sh runs it"]
 async fn concurrent_identical_requests_across_instances_give_one_0000() {
-    let Some(cluster) = cluster().await else {
-        return;
-    };
+    let cluster = cluster().await;
     let request = signed(&cluster.key, "U1");
     let sends = (0..20).map(|i| {
         let base = if i % 2 == 0 {
@@ -274,9 +266,7 @@ async fn concurrent_identical_requests_across_instances_give_one_0000() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL at PAYFAC_TEST_POSTGRES_URL; scripts/test.sh runs it"]
 async fn concurrent_first_syncs_across_instances_share_one_user_id() {
-    let Some(cluster) = cluster().await else {
-        return;
-    };
+    let cluster = cluster().await;
     let sends = (0..10).map(|i| {
         let base = if i % 2 == 0 {
             cluster.a.base.clone()
@@ -298,9 +288,7 @@ async fn concurrent_first_syncs_across_instances_share_one_user_id() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL at PAYFAC_TEST_POSTGRES_URL; scripts/test.sh runs it"]
 async fn a_merchant_added_by_the_cli_is_seen_by_both_within_5_s() {
-    let Some(cluster) = cluster().await else {
-        return;
-    };
+    let cluster = cluster().await;
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("late");
     let added = payfac(&[

@@ -39,10 +39,10 @@ impl AdminApp {
         Self::start(&url, Database::Sqlite(dir)).await
     }
 
-    async fn postgres() -> Option<Self> {
+    async fn postgres() -> Self {
         let database = TestDatabase::create().await;
         let url = database.url.clone();
-        Some(Self::start(&url, Database::Postgres(database)).await)
+        Self::start(&url, Database::Postgres(database)).await
     }
 
     async fn start(url: &str, database: Database) -> Self {
@@ -225,9 +225,7 @@ macro_rules! both {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             #[ignore = "needs PostgreSQL at PAYFAC_TEST_POSTGRES_URL; scripts/test.sh runs it"]
             async fn postgres() {
-                if let Some(app) = super::AdminApp::postgres().await {
-                    super::$name(app).await;
-                }
+                super::$name(super::AdminApp::postgres().await).await;
             }
         }
     )*};

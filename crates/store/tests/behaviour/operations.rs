@@ -130,9 +130,7 @@ async fn postgres_outage_fails_fast_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs PostgreSQL at PAYFAC_TEST_POSTGRES_URL; scripts/test.sh runs it"]
 async fn a_deadlocked_postgres_batch_runs_again() {
-    let Some(t) = TestStore::postgres().await else {
-        return;
-    };
+    let t = TestStore::postgres().await;
     let database = t.postgres_database().expect("a PostgreSQL store");
     let first = sync("M1", "U1");
     let (user_id, _) = issued(t.store.sync_user(first.clone()).await.unwrap());

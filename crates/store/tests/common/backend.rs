@@ -32,19 +32,18 @@ impl TestStore {
         }
     }
 
-    /// A store on a new PostgreSQL database, or `None` when
-    /// `PAYFAC_TEST_POSTGRES_URL` is not set.
-    pub async fn postgres() -> Option<Self> {
+    /// A store on a new PostgreSQL database (`PAYFAC_TEST_POSTGRES_URL`).
+    pub async fn postgres() -> Self {
         let database = TestDatabase::create().await;
         let url = database.url.clone();
         let store = payfac_store::open(&url)
             .await
             .expect("open PostgreSQL store");
-        Some(Self {
+        Self {
             store,
             url,
             database: Database::Postgres(database),
-        })
+        }
     }
 
     /// Another store on the same database, as a second service instance
