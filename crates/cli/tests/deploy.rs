@@ -1,7 +1,8 @@
 //! The operator's production kit against a real `payfac serve`:
 //! `payfac healthcheck` (the image's HEALTHCHECK), every counter exported
-//! at zero from start-up, and every metric the shipped Grafana dashboard
-//! and Prometheus alerts name being one payfac exports.
+//! at zero from start-up, every metric the shipped Grafana dashboard
+//! and Prometheus alerts name being one payfac exports, and the one
+//! metrics table in docs/DEPLOY.md listing exactly what the code emits.
 
 #[allow(dead_code, unused_imports)] // helpers shared with the other CLI tests
 #[path = "helpers/mod.rs"]
@@ -359,5 +360,59 @@ fn every_counter_in_the_source_is_exported_from_start_up() {
     assert!(
         missing.is_empty(),
         "counters not registered at start-up (crates/server/src/metric_catalog.rs): {missing:?}"
+    );
+}
+
+/// Every metric name the server's source emits (counters, gauges and
+/// histograms: `payfac_…` string literals with a metric's suffix), test
+/// modules' own names aside.
+fn metrics_in_source() -> BTreeSet<String> {
+    fn walk(dir: &Path, names: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, names);
+            } else if path.extension().is_some_and(|ext| ext == "rs") {
+                let text = helpers::read(&path);
+                for piece in text.split('"').skip(1).step_by(2) {
+                    let is_metric = piece.starts_with("payfac_")
+                        && !piece.starts_with("payfac_test_")
+                        && piece.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                        && ["_total", "_seconds", "_in_flight", "_up", "_open"]
+                            .iter()
+                            .any(|suffix| piece.ends_with(suffix));
+                    if is_metric {
+                        names.insert(piece.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    let mut names = BTreeSet::new();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    walk(&root.join("server/src"), &mut names);
+    walk(&root.join("store/src"), &mut names);
+    names
+}
+
+/// The one metrics table (docs/DEPLOY.md, "Logs and metrics") lists
+/// exactly the metrics the code emits: a metric added, renamed or removed
+/// without its row fails here.
+#[test]
+fn the_metrics_table_lists_every_metric_and_no_other() {
+    let deploy = helpers::read(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/DEPLOY.md"),
+    );
+    let documented: BTreeSet<String> = deploy
+        .lines()
+        .filter(|line| line.starts_with("| `payfac_"))
+        .filter_map(|line| line.split('|').nth(1))
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2).map(str::to_owned))
+        .collect();
+    let emitted = metrics_in_source();
+    assert!(emitted.len() >= 20, "{emitted:?}");
+    assert_eq!(
+        documented, emitted,
+        "docs/DEPLOY.md's metrics table and the code disagree"
     );
 }
