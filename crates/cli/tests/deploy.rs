@@ -400,9 +400,8 @@ fn metrics_in_source() -> BTreeSet<String> {
 /// without its row fails here.
 #[test]
 fn the_metrics_table_lists_every_metric_and_no_other() {
-    let deploy = helpers::read(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/DEPLOY.md"),
-    );
+    let deploy =
+        helpers::read(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/DEPLOY.md"));
     let documented: BTreeSet<String> = deploy
         .lines()
         .filter(|line| line.starts_with("| `payfac_"))
