@@ -14,10 +14,22 @@ scratch=
 server_pid=
 # Tests leave nothing behind: a payfac, nginx or Caddy process that one of
 # them started and that is still running when they are done fails the run
-# (and is stopped). Those running before the tests started are not ours.
-servers() { for name in payfac nginx caddy; do pgrep -x "$name" || true; done | sort; }
-running_before=$(servers)
-outlived() { comm -13 <(echo "$running_before") <(servers) | grep . || true; }
+# (and is stopped). Ours are this checkout's payfac binary and the proxies
+# the tests run from temporary directories; others on the machine, and
+# those running before the tests started, are not looked at.
+own_binaries="${CARGO_TARGET_DIR:-$PWD/target}"
+servers() {
+  for pid in $(pgrep -x payfac || true); do
+    case "$(readlink "/proc/$pid/exe" 2>/dev/null)" in "$own_binaries"/*) echo "$pid" ;; esac
+  done
+  for pid in $(pgrep -x nginx || true) $(pgrep -x caddy || true); do
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "${TMPDIR:-/tmp}/" && echo "$pid"
+  done
+  true
+}
+servers_sorted() { servers | sort; }
+running_before=$(servers_sorted)
+outlived() { comm -13 <(echo "$running_before") <(servers_sorted) | grep . || true; }
 cleanup() {
   local status=$?
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
