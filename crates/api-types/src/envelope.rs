@@ -77,3 +77,11 @@ pub struct SignatureDebug {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_key_ids: Option<Vec<String>>,
 }
+
+/// `data` of an error answer, which is always `null`: a type with no
+/// values, so `Option<NoData>` documents exactly `null`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum NoData {}
+
+/// Any error answer: `data` is null; `debug` only in sandbox mode on 10003.
+pub type ErrorEnvelope = Envelope<NoData>;

@@ -9,4 +9,4 @@ mod body;
 mod envelope;
 
 pub use body::{BodyError, UserSyncBody};
-pub use envelope::{Envelope, Issued, SignatureDebug, code};
+pub use envelope::{Envelope, ErrorEnvelope, Issued, NoData, SignatureDebug, code};

@@ -1,21 +1,13 @@
 //! The OpenAPI 3.1 document of the merchant API, generated from the
-//! handler's annotation and the types below.
+//! handler's annotation and the wire types' schemas (`payfac_api_types`).
 
 use std::sync::OnceLock;
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 
-use payfac_api_types::{Envelope, Issued, SignatureDebug, UserSyncBody};
-
-/// `data` of an error answer, which is always `null`: a type with no
-/// values, so `Option<NoData>` documents exactly `null`.
-#[derive(ToSchema)]
-pub enum NoData {}
-
-/// Any error answer: `data` is null; `debug` only in sandbox mode on 10003.
-pub type ErrorEnvelope = Envelope<NoData>;
+use payfac_api_types::{Envelope, ErrorEnvelope, Issued, NoData, SignatureDebug, UserSyncBody};
 
 #[derive(OpenApi)]
 #[openapi(

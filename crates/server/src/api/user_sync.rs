@@ -27,15 +27,15 @@ use crate::envelope::{ApiError, SignatureFailure, success};
     request_body(content = payfac_api_types::UserSyncBody, content_type = "application/json"),
     responses(
         (status = 200, description = "0000 Success", body = payfac_api_types::Envelope<Issued>),
-        (status = 400, description = "10002 JSON parsing error", body = crate::api::openapi::ErrorEnvelope),
-        (status = 401, description = "10003 Request signature error", body = crate::api::openapi::ErrorEnvelope),
-        (status = 404, description = "10001 URL parsing error", body = crate::api::openapi::ErrorEnvelope),
-        (status = 405, description = "10001 URL parsing error (use POST)", body = crate::api::openapi::ErrorEnvelope),
-        (status = 413, description = "10002 body over 64 KiB", body = crate::api::openapi::ErrorEnvelope),
-        (status = 414, description = "10002 query string over 4096 bytes or 64 parameters", body = crate::api::openapi::ErrorEnvelope),
-        (status = 429, description = "10004 rate limited; see Retry-After", body = crate::api::openapi::ErrorEnvelope),
-        (status = 500, description = "10004 Server error; nothing was persisted", body = crate::api::openapi::ErrorEnvelope),
-        (status = 503, description = "10004 overloaded; see Retry-After", body = crate::api::openapi::ErrorEnvelope),
+        (status = 400, description = "10002 JSON parsing error", body = payfac_api_types::ErrorEnvelope),
+        (status = 401, description = "10003 Request signature error", body = payfac_api_types::ErrorEnvelope),
+        (status = 404, description = "10001 URL parsing error", body = payfac_api_types::ErrorEnvelope),
+        (status = 405, description = "10001 URL parsing error (use POST)", body = payfac_api_types::ErrorEnvelope),
+        (status = 413, description = "10002 body over 64 KiB", body = payfac_api_types::ErrorEnvelope),
+        (status = 414, description = "10002 query string over 4096 bytes or 64 parameters", body = payfac_api_types::ErrorEnvelope),
+        (status = 429, description = "10004 rate limited; see Retry-After", body = payfac_api_types::ErrorEnvelope),
+        (status = 500, description = "10004 Server error; nothing was persisted", body = payfac_api_types::ErrorEnvelope),
+        (status = 503, description = "10004 overloaded; see Retry-After", body = payfac_api_types::ErrorEnvelope),
     )
 )]
 pub async fn user_sync(State(state): State<AppState>, signed: SignedRequest) -> Response {
