@@ -145,6 +145,7 @@ for run in $(seq 1 "$RUNS"); do
     wrk_phase "$run" signin sign-in.lua "$base" "$scratch/codes.txt" "$THREADS"
     ;;
   esac
+  kill -0 "$server" 2>/dev/null || { echo "tail-latency: the server exited during run $run" >&2; exit 1; }
   stop_server
   drop_database
 done

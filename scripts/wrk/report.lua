@@ -10,11 +10,11 @@ function done(summary, latency, requests)
    local e = summary.errors
    local failed = e.connect + e.read + e.write + e.status + e.timeout
    io.write(string.format(
-      "RESULT rate=%.0f requests=%d p50_ms=%s p90_ms=%s p99_ms=%s p999_ms=%s max_ms=%s failed=%d status_errors=%d\n",
+      "RESULT rate=%.0f requests=%d p50_ms=%s p90_ms=%s p99_ms=%s p999_ms=%s max_ms=%s failed=%d status=%d connect=%d read=%d write=%d timeout=%d\n",
       summary.requests / seconds, summary.requests,
       ms(latency:percentile(50)), ms(latency:percentile(90)),
       ms(latency:percentile(99)), ms(latency:percentile(99.9)),
-      ms(latency.max), failed, e.status))
+      ms(latency.max), failed, e.status, e.connect, e.read, e.write, e.timeout))
    -- wrk's Lua sees quantiles only: the distribution as a ladder of them,
    -- and the share of requests slower than a few thresholds (bisection
    -- over the quantiles).
