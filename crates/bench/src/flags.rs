@@ -136,4 +136,18 @@ pub struct Args {
     /// /healthz, in one run.
     #[arg(long)]
     pub forward_auth: bool,
+    /// Instead of a benchmark: sign `--count` user-sync requests for new
+    /// buyers of `--merchant` with `--merchant-key` and write them to FILE,
+    /// one a line, for an outside load generator (scripts/wrk/user-sync.lua).
+    #[arg(long, value_name = "FILE", requires_all = ["merchant", "merchant_key"])]
+    pub write_sync_requests: Option<PathBuf>,
+    /// With --write-sync-requests: how many requests.
+    #[arg(long, default_value_t = 100_000)]
+    pub count: usize,
+    /// With --write-sync-requests: the registered merchant's id.
+    #[arg(long)]
+    pub merchant: Option<String>,
+    /// With --write-sync-requests: the merchant's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub merchant_key: Option<PathBuf>,
 }

@@ -15,6 +15,7 @@
 
 mod backend;
 mod cpu;
+mod export;
 mod flags;
 mod gateway;
 mod load;
@@ -52,6 +53,14 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let (Some(out), Some(merchant), Some(key)) = (
+        &args.write_sync_requests,
+        &args.merchant,
+        &args.merchant_key,
+    ) {
+        export::write_sync_requests(out, args.count, merchant, key)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     anyhow::ensure!(args.connections > 0, "--connections must be positive");
     anyhow::ensure!(args.duration > 0, "--duration must be positive");
     anyhow::ensure!(args.merchants > 0, "--merchants must be positive");

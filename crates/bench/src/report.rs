@@ -204,6 +204,15 @@ pub fn print(args: &Args, backend: &Backend, reports: &[PhaseReport], storage: &
             .collect::<Vec<_>>()
             .join(", ")
     );
+    // Issue 31: the same phases through an outside load generator and a
+    // separate `payfac serve` process.
+    println!(
+        "with an outside load generator (wrk, separate server process): \
+         BACKEND={} CONNECTIONS={} DURATION={} scripts/tail-latency.sh",
+        backend.label(),
+        args.connections,
+        args.duration
+    );
 
     if args.json {
         let mut object = Map::new();

@@ -60,8 +60,9 @@ pub(crate) fn file_path(path: &str) -> PathBuf {
 /// configured and migrated; and the migrations it applied.
 fn open_migrated(path: &Path) -> Result<(Connection, Vec<Migration>), StoreError> {
     restrict_access(path)?;
-    let connection = Connection::open(path)?;
+    let mut connection = Connection::open(path)?;
     configure(&connection)?;
+    wait_for_locks_finely(&mut connection)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     // Checkpoints run on their own thread (`spawn_checkpointer`),
     // not inside the writer's COMMIT; when the WAL starts over it is
@@ -160,10 +161,10 @@ fn spawn_checkpointer(path: PathBuf) -> std::sync::mpsc::Sender<()> {
     let spawned = std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
-            let Ok(connection) = Connection::open(&path) else {
+            let Ok(mut connection) = Connection::open(&path) else {
                 return;
             };
-            if configure(&connection).is_err() {
+            if configure(&connection).is_err() || wait_for_locks_finely(&mut connection).is_err() {
                 return;
             }
             let second = std::time::Duration::from_secs(1);
@@ -172,13 +173,23 @@ fn spawn_checkpointer(path: PathBuf) -> std::sync::mpsc::Sender<()> {
             {
                 // PASSIVE keeps up without blocking anyone, but under
                 // continuous writes the WAL can never restart from its
-                // beginning; past the size limit a RESTART checkpoint waits
-                // for the writer once, so the file stays bounded.
-                let oversized = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_RESTART_BYTES);
-                let mode = if oversized { "RESTART" } else { "PASSIVE" };
-                let sql = format!("PRAGMA wal_checkpoint({mode})");
-                if let Err(error) = connection.query_row(&sql, [], |_| Ok(())) {
-                    tracing::warn!(%error, "WAL checkpoint failed");
+                // beginning; past the size limit a RESTART checkpoint
+                // holds the writer off once, so the file stays bounded.
+                // RESTART copies what PASSIVE has not and syncs the
+                // database file while the writer waits, so PASSIVE runs
+                // first and leaves it only the frames of the last moments:
+                // alone, RESTART held the writer 10–90 ms (issue 31).
+                let oversized =
+                    || std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_RESTART_BYTES);
+                let mut modes = vec!["PASSIVE"];
+                if oversized() {
+                    modes.push("RESTART");
+                }
+                for mode in modes {
+                    let sql = format!("PRAGMA wal_checkpoint({mode})");
+                    if let Err(error) = connection.query_row(&sql, [], |_| Ok(())) {
+                        tracing::warn!(%error, "WAL checkpoint failed");
+                    }
                 }
             }
         });
@@ -195,6 +206,32 @@ pub(super) fn configure(connection: &Connection) -> Result<(), rusqlite::Error> 
     connection.pragma_update(None, "synchronous", "FULL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     Ok(())
+}
+
+/// Longest wait for a lock another connection holds (the writer's, the
+/// checkpointer's) before giving up with `SQLITE_BUSY`, as `configure`'s
+/// `busy_timeout`.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often `wait_for_locks_finely` tries again.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// For the writer and the checkpointer, which wait on each other: the same
+/// 5 s as `busy_timeout`, but trying again every 100 µs. SQLite's own
+/// handler sleeps 1, 2, 5, 10, 15, 20, 25 … ms between tries, so a lock
+/// released after 9 ms cost the writer 18 ms, and each request waiting on
+/// it as much (issue 31, docs/PERFORMANCE.md "Tail latency").
+fn wait_for_locks_finely(connection: &mut Connection) -> Result<(), rusqlite::Error> {
+    let mut since = std::time::Instant::now();
+    connection.busy_handler(Some(move |attempt: i32| {
+        if attempt == 0 {
+            since = std::time::Instant::now();
+        }
+        if since.elapsed() >= LOCK_WAIT {
+            return false;
+        }
+        std::thread::sleep(LOCK_POLL);
+        true
+    }))
 }
 
 /// A read on a reader connection and, while the last batch has not
