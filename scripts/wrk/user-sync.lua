@@ -8,54 +8,27 @@
 -- scripts/wrk/sign-in.lua); without it no answer is read by Lua, so a timed
 -- run pays nothing for it. A thread that runs
 -- out of requests stops and the summary says so: sign more.
-dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "report.lua")
+local here = debug.getinfo(1, "S").source:sub(2):match("(.*/)")
+dofile(here .. "report.lua")
+dofile(here .. "replay.lua")
 
-local threads = {}
-local next_id = 0
-function setup(thread)
-   thread:set("id", next_id)
-   next_id = next_id + 1
-   table.insert(threads, thread)
-end
-
-local requests, count, sent, codes = nil, 0, 0, nil
+local codes = nil
 function init(args)
-   local file, total = args[1], tonumber(args[2])
-   requests = {}
-   local line_no = 0
-   for line in io.lines(file) do
-      if line_no % total == id then
-         local path, timestamp, nonce, signature, body =
-            line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
-         requests[#requests + 1] = wrk.format("POST", path, {
-            ["Content-Type"] = "application/json",
-            ["timestamp"] = timestamp,
-            ["nonce"] = nonce,
-            ["signature"] = signature,
-         }, body)
-      end
-      line_no = line_no + 1
-   end
-   count = #requests
+   load_share(args, function(line)
+      local path, timestamp, nonce, signature, body =
+         line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+      return wrk.format("POST", path, {
+         ["Content-Type"] = "application/json",
+         ["timestamp"] = timestamp,
+         ["nonce"] = nonce,
+         ["signature"] = signature,
+      }, body)
+   end)
    local codes_dir = os.getenv("PAYFAC_WRK_CODES_DIR")
    if codes_dir then
       codes = assert(io.open(codes_dir .. "/codes." .. id, "w"))
       codes:setvbuf("line")
    end
-end
-
-function request()
-   if requests == nil then
-      -- wrk's own check of the script, outside any thread
-      return wrk.format("GET", "/healthz")
-   end
-   sent = sent + 1
-   if sent > count then
-      exhausted = true
-      wrk.thread:stop()
-      sent = count
-   end
-   return requests[sent]
 end
 
 if os.getenv("PAYFAC_WRK_CODES_DIR") then
@@ -67,10 +40,4 @@ if os.getenv("PAYFAC_WRK_CODES_DIR") then
    end
 end
 
-function report_exhausted()
-   for _, thread in ipairs(threads) do
-      if thread:get("exhausted") then
-         io.write("EXHAUSTED thread " .. thread:get("id") .. " ran out of requests\n")
-      end
-   end
-end
+function report_exhausted() report_exhausted_of("requests") end
