@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{
     Output, Server, TestDb, assert_key_id, assert_ok, body_of, first_line, http, mode, read,
-    unix_now, vector,
+    signed_user_sync, unix_now, vector,
 };
 use serde_json::{Value, json};
 
@@ -260,22 +260,7 @@ fn post_signed_at(
     nonce: &str,
 ) -> (u16, Value) {
     let body = r#"{"merchantUserNo":"U1","email":"u1@example.com"}"#;
-    let message = payfac_signing::signature_string("", timestamp, nonce, body.as_bytes());
-    let signature = key.sign(&message);
-    let (status, response) = http(
-        port,
-        "POST",
-        "/pay-fac/MW/v1/user",
-        &[
-            ("Content-Type", "application/json"),
-            ("timestamp", timestamp),
-            ("nonce", nonce),
-            ("signature", &signature),
-        ],
-        body.as_bytes(),
-    )
-    .expect("the service answers");
-    (status, serde_json::from_str(body_of(&response)).unwrap())
+    signed_user_sync(port, key, "MW", body, timestamp, nonce)
 }
 
 /// Issue #19: a request accepted under a 20 s window is refused as a

@@ -12,7 +12,7 @@ use payfac_signing::SigningKey;
 use payfac_test_support::postgres::TestDatabase;
 use serde_json::Value;
 
-use crate::helpers::{Server, TestDb, body_of, http, read, run, unix_now, vector};
+use crate::helpers::{Server, TestDb, read, run, signed_user_sync, unix_now, vector};
 
 /// This release's migrations, in order (both stores number them alike
 /// from 4 on; 2 and 3 shipped in opposite orders).
@@ -202,22 +202,7 @@ fn migrate_reports_an_unreachable_database_in_one_line() {
 /// status and the envelope.
 fn post(port: u16, key: &SigningKey, timestamp: &str, nonce: &str, user: &str) -> (u16, Value) {
     let body = format!(r#"{{"merchantUserNo":"{user}","email":"{user}@example.com"}}"#);
-    let message = payfac_signing::signature_string("", timestamp, nonce, body.as_bytes());
-    let signature = key.sign(&message);
-    let (status, response) = http(
-        port,
-        "POST",
-        "/pay-fac/MB/v1/user",
-        &[
-            ("Content-Type", "application/json"),
-            ("timestamp", timestamp),
-            ("nonce", nonce),
-            ("signature", &signature),
-        ],
-        body.as_bytes(),
-    )
-    .expect("the service answers");
-    (status, serde_json::from_str(body_of(&response)).unwrap())
+    signed_user_sync(port, key, "MB", &body, timestamp, nonce)
 }
 
 /// A request signed once, to send and later replay unchanged.

@@ -327,3 +327,32 @@ pub fn assert_ok(output: &Output) {
     assert_eq!(output.code, 0, "{output:#?}");
     assert_eq!(output.stderr, "", "{output:#?}");
 }
+
+/// A user-sync of merchant `merchant` with `body`, signed with `key` at
+/// `timestamp` with `nonce` (no query), POSTed to 127.0.0.1:`port`; the
+/// HTTP status and the envelope.
+pub fn signed_user_sync(
+    port: u16,
+    key: &payfac_signing::SigningKey,
+    merchant: &str,
+    body: &str,
+    timestamp: &str,
+    nonce: &str,
+) -> (u16, serde_json::Value) {
+    let message = payfac_signing::signature_string("", timestamp, nonce, body.as_bytes());
+    let signature = key.sign(&message);
+    let (status, response) = http(
+        port,
+        "POST",
+        &format!("/pay-fac/{merchant}/v1/user"),
+        &[
+            ("Content-Type", "application/json"),
+            ("timestamp", timestamp),
+            ("nonce", nonce),
+            ("signature", &signature),
+        ],
+        body.as_bytes(),
+    )
+    .expect("the service answers");
+    (status, serde_json::from_str(body_of(&response)).unwrap())
+}
