@@ -12,7 +12,7 @@
 use axum::http::{HeaderMap, HeaderName};
 
 /// The prefix of every header payfac issues, in `HeaderMap`'s lower case.
-pub const PREFIX: &str = "x-payfac-";
+const PREFIX: &str = "x-payfac-";
 
 /// Whether `name` is payfac's (see the module doc).
 pub fn is_payfacs(name: &str) -> bool {
