@@ -113,3 +113,14 @@ impl Default for Config {
         }
     }
 }
+
+impl Config {
+    /// Which paths payfac keeps for itself on its public listener as it
+    /// is configured (`boundary::paths`).
+    pub fn ownership(&self) -> crate::boundary::paths::Ownership {
+        crate::boundary::paths::Ownership {
+            metrics: self.metrics_listen.is_none(),
+            openid: false,
+        }
+    }
+}

@@ -121,6 +121,17 @@ pub enum ApiError {
     Internal(String),
 }
 
+impl ApiError {
+    /// Whether the caller caused it (10001–10003), as opposed to payfac's
+    /// own state (10004): what the failure rate limit counts.
+    pub fn is_callers_fault(&self) -> bool {
+        !matches!(
+            self,
+            Self::Overloaded | Self::RateLimited(_) | Self::Internal(_)
+        )
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         const NO_DATA: Option<()> = None;

@@ -3,7 +3,8 @@
 //! `forwardAuth`, Envoy `ext_authz`) makes for each buyer request.
 //!
 //! The original request arrives in headers: `X-Forwarded-Method`,
-//! `X-Forwarded-Uri` (Caddy, Traefik) or `X-Original-URI` (nginx), and the
+//! `X-Forwarded-Uri` (Caddy, Traefik) or `X-Original-URI` (nginx); which
+//! headers, and what their disagreement means, is `boundary::forwarded`'s, and the
 //! browser's `Cookie`. The answer:
 //! - a live session: `200` with the `X-Payfac-*` identity headers and the
 //!   `X-Payfac-Identity` JWT, for the proxy to copy onto the upstream
@@ -22,30 +23,32 @@
 //! is always a path on the browser's own origin
 //! (`boundary::redirects::safe_location`).
 
+use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use payfac_store::unix_now;
 
+use crate::boundary::code::{code_in, query_without_code};
+use crate::boundary::forwarded::original_uri;
+use crate::boundary::paths::FORWARD_AUTH;
 use crate::boundary::{headers as payfac_headers, redirects};
-use crate::{AppState, identity, pages};
+use crate::scope::{Kind, Scope};
+use crate::{AppState, identity, signin};
 
-/// Where proxies send their sub-request.
-pub const AUTH_PATH: &str = "/_payfac/auth";
+/// Forward auth's path, for every method (Envoy's `ext_authz` sends the
+/// original one), and below it (Envoy appends the original path to its
+/// `path_prefix`).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(FORWARD_AUTH, any(check))
+        .route(&format!("{FORWARD_AUTH}/{{*original}}"), any(check))
+}
 
-/// The original request's method: `X-Forwarded-Method` (Caddy, Traefik;
-/// the shipped nginx config sets it too). Absent, `GET`.
-const FORWARDED_METHOD: &str = "x-forwarded-method";
-/// The original request URI (path and query): Caddy, Traefik.
-const FORWARDED_URI: &str = "x-forwarded-uri";
-/// The original request URI: nginx (`$request_uri`).
-const ORIGINAL_URI: &str = "x-original-uri";
-
-/// The handler of [`AUTH_PATH`], for every method (Envoy's `ext_authz`
-/// sends the original one).
-pub async fn check(
+async fn check(
     State(state): State<AppState>,
-    method: Method,
+    scope: Scope,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
@@ -69,14 +72,14 @@ pub async fn check(
         return forbidden("The original request is described twice, differently.");
     };
     let (path, query) = original.split_once('?').unwrap_or((&original, ""));
-    if original_method_is_get(&headers, &method) && pages::has_code(query) {
-        let location = redirects::safe_location(path, &pages::query_without_code(query));
-        let code = pages::code_in(query).unwrap_or_default();
-        let outcome = pages::sign_in(&state, &code, &headers).await;
+    if scope.kind == (Kind::ForwardAuth { sign_in: true }) {
+        let location = redirects::safe_location(path, &query_without_code(query));
+        let code = code_in(query).unwrap_or_default();
+        let outcome = signin::sign_in(&state, &code, &scope).await;
         metrics::counter!("payfac_forward_auth_total", "answer" => "sign_in").increment(1);
-        return pages::sign_in_response(outcome, &location);
+        return signin::sign_in_response(outcome, &location);
     }
-    let key = pages::presented_session(&headers, &state);
+    let key = scope.session;
     let mut identity = HeaderMap::new();
     if key.is_some() {
         state
@@ -130,61 +133,6 @@ fn unknown_identity_header(headers: &HeaderMap) -> Option<&str> {
                 .iter()
                 .any(|issued| issued.as_str() == *name)
     })
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|value| value.to_str().ok())
-        .filter(|value| !value.is_empty())
-}
-
-/// The original request URI: `X-Forwarded-Uri` or `X-Original-URI`,
-/// else what follows [`AUTH_PATH`] in the sub-request's own URI (Envoy's
-/// `path_prefix`), else `/`. `None` when both headers are present and
-/// differ: one of them is the client's, and which one a proxy set cannot
-/// be told.
-fn original_uri(headers: &HeaderMap, own: &Uri) -> Option<String> {
-    match (
-        header(headers, FORWARDED_URI),
-        header(headers, ORIGINAL_URI),
-    ) {
-        (Some(forwarded), Some(original)) if forwarded != original => return None,
-        (Some(uri), _) | (None, Some(uri)) => return Some(uri.to_owned()),
-        (None, None) => {}
-    }
-    Some(match own.path().strip_prefix(AUTH_PATH) {
-        Some(rest) if rest.starts_with('/') => match own.query() {
-            Some(query) => format!("{rest}?{query}"),
-            None => rest.to_owned(),
-        },
-        _ => "/".to_owned(),
-    })
-}
-
-/// `X-Forwarded-Method`, else the sub-request's own method (Envoy sends
-/// the original one; nginx and Caddy send `GET` and the header).
-fn original_method_is_get(headers: &HeaderMap, own: &Method) -> bool {
-    match header(headers, FORWARDED_METHOD) {
-        Some(method) => method == Method::GET.as_str(),
-        None => own == Method::GET,
-    }
-}
-
-/// Whether `path` is forward auth's: [`AUTH_PATH`] or below it.
-pub fn is_auth_path(path: &str) -> bool {
-    path.strip_prefix(AUTH_PATH)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
-/// Whether the original request a sub-request describes is a sign-in
-/// (for the rate limits on code guessing).
-pub fn is_sign_in(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
-    let Some(original) = original_uri(headers, uri) else {
-        return false;
-    };
-    let query = original.split_once('?').map_or("", |(_, query)| query);
-    original_method_is_get(headers, method) && pages::has_code(query)
 }
 
 /// Whether `path` (raw, as the browser sent it) is under one of the
@@ -332,30 +280,5 @@ mod tests {
         assert!(requires_session(&prefixes(&["/Account"]), "/account"));
         assert!(!requires_session(&list, "/accounts;x=1"));
         assert!(!requires_session(&list, "/public;/account"));
-    }
-
-    #[test]
-    fn two_different_original_uris_are_refused() {
-        let own: Uri = "/_payfac/auth".parse().unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert(ORIGINAL_URI, HeaderValue::from_static("/account/orders"));
-        assert_eq!(
-            original_uri(&headers, &own).as_deref(),
-            Some("/account/orders")
-        );
-        headers.insert(FORWARDED_URI, HeaderValue::from_static("/account/orders"));
-        assert_eq!(
-            original_uri(&headers, &own).as_deref(),
-            Some("/account/orders")
-        );
-        headers.insert(FORWARDED_URI, HeaderValue::from_static("/"));
-        assert_eq!(original_uri(&headers, &own), None);
-        headers.remove(ORIGINAL_URI);
-        assert_eq!(original_uri(&headers, &own).as_deref(), Some("/"));
-        let envoy: Uri = "/_payfac/auth/account?x=1".parse().unwrap();
-        assert_eq!(
-            original_uri(&HeaderMap::new(), &envoy).as_deref(),
-            Some("/account?x=1")
-        );
     }
 }

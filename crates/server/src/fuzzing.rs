@@ -3,7 +3,7 @@
 //! it, and it changes with the parsers.
 
 pub use crate::api::{check_content_type, parse_profile};
-pub use crate::pages::presented_token;
+pub use crate::scope::presented_token;
 
 /// The whole service's router on `store`, built as `payfac serve` builds
 /// it (its listener, on a free port, is never served): the HTTP target
@@ -11,7 +11,7 @@ pub use crate::pages::presented_token;
 pub async fn router(
     config: crate::Config,
     store: std::sync::Arc<dyn payfac_store::Store>,
-) -> Result<axum::Router, crate::startup::BuildError> {
+) -> Result<axum::Router, crate::BuildError> {
     let config = crate::Config {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         ..config

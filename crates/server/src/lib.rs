@@ -8,9 +8,11 @@
 
 pub mod admin;
 pub mod api;
+mod app;
 pub mod boundary;
 pub mod config;
-mod connections;
+mod demo;
+mod edge;
 pub mod envelope;
 pub mod forward_auth;
 #[doc(hidden)]
@@ -22,13 +24,14 @@ pub mod merchants;
 pub mod metric_catalog;
 pub mod observability;
 mod ops;
-pub mod pages;
+mod pages;
 mod playground;
 mod purge;
 pub mod ratelimit;
-pub mod startup;
+pub mod scope;
+pub mod signin;
 mod state;
 
+pub use app::{Application, BuildError, router};
 pub use config::Config;
-pub use startup::{Application, router};
 pub use state::{AppState, Backlog, Shared};

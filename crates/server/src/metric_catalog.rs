@@ -17,8 +17,8 @@
 //! The `ALL` lists of the label enums keep this in step with the code that
 //! counts; crates/cli/tests/metrics.rs checks a fresh server's /metrics.
 
+use crate::edge::upstream::Failure as UpstreamFailure;
 use crate::envelope::SignatureFailure;
-use crate::gateway::UpstreamFailure;
 use payfac_store::RejectReason;
 
 /// The merchant API's route label (`payfac_http_requests_total`).
@@ -45,7 +45,7 @@ pub fn register_at_zero() {
     for name in PLAIN {
         metrics::counter!(name).increment(0);
     }
-    // `malformed` is counted before storage is asked (pages::sign_in).
+    // `malformed` is counted before storage is asked (`signin::sign_in`).
     let reasons = RejectReason::ALL.map(RejectReason::as_str);
     for reason in reasons.into_iter().chain(["malformed"]) {
         metrics::counter!("payfac_codes_rejected_total", "reason" => reason).increment(0);

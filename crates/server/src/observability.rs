@@ -107,7 +107,7 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
 
 /// One request as the logs and metrics see it, from its head to its
 /// answer. The router's requests get theirs from `track_requests`; the
-/// gateway's shortcut (`crate::gateway::Shortcut`) starts one itself, so
+/// gateway's shortcut (`Gateway::proxy_direct`) starts one itself, so
 /// both write the same line and the same metrics.
 pub struct RequestTrace {
     started: Instant,

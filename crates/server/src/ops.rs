@@ -4,7 +4,10 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 
-use crate::AppState;
+use std::sync::Arc;
+
+use payfac_store::Store;
+
 use crate::observability::metrics_handle;
 
 /// 200 while the process serves requests.
@@ -13,8 +16,8 @@ pub async fn healthz() -> &'static str {
 }
 
 /// 200 only while storage answers.
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ping().await {
+pub async fn readyz(State(store): State<Arc<dyn Store>>) -> impl IntoResponse {
+    match store.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {
             tracing::warn!(%error, "storage is not answering");

@@ -40,7 +40,10 @@ const PRODUCTION_BANNER: &str = r#"<div id="production-banner" class="env-banner
 /// `/_payfac/` (every mode) only on a sandbox service or with
 /// `--playground`, elsewhere an unknown path (the site's 404).
 pub fn routes(config: &Config) -> Router<AppState> {
-    let router = Router::new().route("/openapi.json", get(crate::api::openapi::openapi_json));
+    let router = Router::new().route(
+        crate::boundary::paths::OPENAPI,
+        get(crate::api::openapi::openapi_json),
+    );
     mount(router, "/_payfac", config)
 }
 

@@ -15,22 +15,22 @@
 //! configured trusted proxy, the right-most `X-Forwarded-For` address
 //! that is not one. Buckets are GCRA cells from `governor`, in memory: with
 //! several instances each holds its own.
+//!
+//! This module is the core: the buckets, and nothing of HTTP. The request
+//! scope (`crate::scope`) names the client and the kind of request; one
+//! guard in the router's layers (`crate::app::layers`) refuses a blocked
+//! client before any work; the merchant API and the sign-in, which decide
+//! what failed, count their failures here themselves.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-
-use crate::AppState;
-use crate::envelope::{ApiError, ResultCode};
 
 /// The limits `serve` is told (`--rate-limits`, `--trusted-proxies`).
 #[derive(Debug, Clone)]
@@ -160,11 +160,6 @@ fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
-/// Marks a code redemption that signed nobody in (set by the sign-in on
-/// its response), so it counts as a failure of its client.
-#[derive(Debug, Clone, Copy)]
-pub struct CodeRefused;
-
 /// The client address of a request: the peer, or, behind trusted proxies,
 /// the right-most `X-Forwarded-For` entry that is not a trusted proxy.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
@@ -214,7 +209,6 @@ fn bucket_of(address: IpAddr) -> IpAddr {
 
 /// The limiters of one instance.
 pub struct Limiter {
-    config: RateLimits,
     failures: DefaultKeyedRateLimiter<IpAddr>,
     merchant_calls: DefaultKeyedRateLimiter<String>,
     /// Clients whose failure bucket ran dry, and until when.
@@ -238,7 +232,6 @@ impl Limiter {
                 config.merchant_calls_burst,
             )),
             blocked: DashMap::new(),
-            config: config.clone(),
         }))
     }
 
@@ -265,14 +258,14 @@ impl Limiter {
     }
 
     /// How long the client must still wait, when its failures ran out.
-    fn blocked_for(&self, client: IpAddr) -> Option<Duration> {
+    pub fn blocked_for(&self, client: IpAddr) -> Option<Duration> {
         let until = *self.blocked.get(&bucket_of(client))?;
         until.checked_duration_since(Instant::now())
     }
 
     /// Counts one failure of the client; past the limit, blocks it until
     /// its bucket has room again.
-    fn note_failure(&self, client: IpAddr) {
+    pub fn note_failure(&self, client: IpAddr) {
         let key = bucket_of(client);
         if let Err(not_until) = self.failures.check_key(&key) {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -288,104 +281,9 @@ impl Limiter {
     }
 }
 
-/// Checks the successful-call budget of a verified merchant call; `Ok`
-/// when limits are off.
-pub fn admit_merchant_call(state: &AppState, merchant: &str) -> Result<(), ApiError> {
-    let Some(limiter) = state.limiter.as_ref() else {
-        return Ok(());
-    };
-    limiter.admit_merchant_call(merchant).map_err(|wait| {
-        metrics::counter!("payfac_rate_limited_total", "limit" => "merchant_calls").increment(1);
-        ApiError::RateLimited(retry_after_secs(wait))
-    })
-}
-
-fn retry_after_secs(wait: Duration) -> u64 {
+/// Seconds for `Retry-After`: the wait rounded up, at least 1.
+pub fn retry_after_secs(wait: Duration) -> u64 {
     wait.as_secs_f64().ceil().max(1.0) as u64
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    MerchantApi,
-    CodeRedemption,
-}
-
-fn kind_of(request: &Request) -> Option<Kind> {
-    let path = request.uri().path();
-    if crate::api::owns(path) {
-        Some(Kind::MerchantApi)
-    } else if crate::forward_auth::is_auth_path(path) {
-        // A sign-in when the original request the proxy describes is one.
-        crate::forward_auth::is_sign_in(request.method(), request.uri(), request.headers())
-            .then_some(Kind::CodeRedemption)
-    } else if request.method() == Method::GET
-        && crate::pages::has_code(request.uri().query().unwrap_or(""))
-    {
-        Some(Kind::CodeRedemption)
-    } else {
-        None
-    }
-}
-
-/// Middleware over the public router: refuses merchant calls and code
-/// redemptions of a client whose failures ran out, and counts failures.
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(limiter) = state.limiter.clone() else {
-        return next.run(request).await;
-    };
-    let Some(peer) = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
-    else {
-        return next.run(request).await;
-    };
-    let Some(kind) = kind_of(&request) else {
-        return next.run(request).await;
-    };
-    let client = client_ip(peer, request.headers(), &limiter.config.trusted_proxies);
-    if let Some(wait) = limiter.blocked_for(client) {
-        let kind_label = match kind {
-            Kind::MerchantApi => "merchant_api",
-            Kind::CodeRedemption => "sign_in",
-        };
-        metrics::counter!("payfac_rate_limited_total", "limit" => "client_failures", "kind" => kind_label)
-            .increment(1);
-        return too_many(kind, retry_after_secs(wait));
-    }
-    let response = next.run(request).await;
-    let failed = match kind {
-        Kind::MerchantApi => response
-            .extensions()
-            .get::<ResultCode>()
-            .is_some_and(|code| matches!(code.0, "10001" | "10002" | "10003")),
-        Kind::CodeRedemption => response.extensions().get::<CodeRefused>().is_some(),
-    };
-    if failed {
-        limiter.note_failure(client);
-    }
-    response
-}
-
-fn too_many(kind: Kind, retry_after: u64) -> Response {
-    match kind {
-        Kind::MerchantApi => ApiError::RateLimited(retry_after).into_response(),
-        Kind::CodeRedemption => {
-            let mut response = (
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many sign-in attempts from your network. Please try again shortly.",
-            )
-                .into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            headers.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            );
-            response
-        }
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@ use std::sync::Arc;
 
 use payfac_store::Store;
 
+use axum::extract::FromRef;
+
 use crate::Config;
+use crate::identity::KeyRing;
 use crate::merchants::MerchantDirectory;
 
 /// Shared by every handler. Every middleware layer and handler takes its
@@ -26,6 +29,21 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// The identity keys alone, for the handlers that need only them (the
+/// JWK Set).
+impl FromRef<AppState> for KeyRing {
+    fn from_ref(state: &AppState) -> Self {
+        state.identity.keys.clone()
+    }
+}
+
+/// Storage alone, for the handlers that need only it.
+impl FromRef<AppState> for Arc<dyn Store> {
+    fn from_ref(state: &AppState) -> Self {
+        state.store.clone()
+    }
+}
+
 /// What every request may need, built once at startup.
 pub struct Shared {
     pub config: Arc<Config>,
@@ -35,8 +53,6 @@ pub struct Shared {
     pub backlog: Backlog,
     /// Signing keys and token settings of the identity hand-off.
     pub identity: crate::identity::Handoff,
-    /// Gateway mode's upstream; `None` serves the demo storefront.
-    pub upstream: Option<crate::gateway::Upstream>,
     /// The abuse limits; `None` when they are off.
     pub limiter: Option<Arc<crate::ratelimit::Limiter>>,
     /// Secrets derived from the key in storage (shared by instances).

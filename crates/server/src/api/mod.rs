@@ -11,17 +11,25 @@ pub use body::{BODY_LIMIT, QUERY_BYTES_LIMIT, QUERY_PARAMS_LIMIT};
 pub use body::{check_content_type, parse_profile};
 pub use user_sync::user_sync;
 
+use crate::AppState;
 use crate::envelope::ApiError;
 pub use crate::envelope::SignatureFailure;
-
-/// The merchant API's namespace: `/pay-fac` and everything below it, not
-/// a path that only starts the same (`/pay-facade` is a storefront's).
-pub fn owns(path: &str) -> bool {
-    path.strip_prefix("/pay-fac")
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
+use crate::scope::Scope;
 
 /// Anything under `/pay-fac/` that is not the user route answers 10001.
-pub async fn unknown_route() -> ApiError {
-    ApiError::Route
+pub fn unknown_route(state: &AppState, scope: &Scope) -> ApiError {
+    let error = ApiError::Route;
+    count_failure(state, scope, &error);
+    error
+}
+
+/// Counts a failure the caller caused (10001–10003) against its client's
+/// limit (`crate::ratelimit`); the call that crosses the limit still gets
+/// its real answer.
+fn count_failure(state: &AppState, scope: &Scope, error: &ApiError) {
+    if let Some(limiter) = &state.limiter
+        && error.is_callers_fault()
+    {
+        limiter.note_failure(scope.client);
+    }
 }

@@ -8,9 +8,11 @@ use payfac_domain::AuthorizationCode;
 use payfac_store::{SyncOutcome, SyncRequest, new_user_id};
 
 use super::body::{check_content_type, parse_profile};
-use super::signed::SignedRequest;
+use super::count_failure;
+use super::signed::{Refused, SignedRequest};
 use crate::AppState;
 use crate::envelope::{ApiError, SignatureFailure, success};
+use crate::scope::Scope;
 
 /// Register or update a buyer and issue a one-time authorization code.
 #[utoipa::path(
@@ -38,11 +40,25 @@ use crate::envelope::{ApiError, SignatureFailure, success};
         (status = 503, description = "10004 overloaded; see Retry-After", body = payfac_api_types::ErrorEnvelope),
     )
 )]
-pub async fn user_sync(State(state): State<AppState>, signed: SignedRequest) -> Response {
+pub async fn user_sync(
+    State(state): State<AppState>,
+    scope: Scope,
+    signed: Result<SignedRequest, Refused>,
+) -> Response {
+    let signed = match signed {
+        Ok(signed) => signed,
+        Err(refused) => {
+            count_failure(&state, &scope, &refused.error);
+            return refused.into_response();
+        }
+    };
     let label = signed.label();
     let mut response = match handle(&state, signed).await {
         Ok(response) => response,
-        Err(error) => error.into_response(),
+        Err(error) => {
+            count_failure(&state, &scope, &error);
+            error.into_response()
+        }
     };
     response.extensions_mut().insert(label);
     response
@@ -55,7 +71,7 @@ async fn handle(state: &AppState, signed: SignedRequest) -> Result<Response, Api
     let config = &state.config;
     check_content_type(&signed.headers)?;
     let profile = parse_profile(&signed.body)?;
-    crate::ratelimit::admit_merchant_call(state, signed.merchant.id.as_str())?;
+    admit_merchant_call(state, signed.merchant.id.as_str())?;
 
     let _permit = state
         .backlog
@@ -94,4 +110,16 @@ async fn handle(state: &AppState, signed: SignedRequest) -> Result<Response, Api
             }))
         }
     }
+}
+
+/// Checks the successful-call budget of a verified merchant call; `Ok`
+/// when limits are off.
+fn admit_merchant_call(state: &AppState, merchant: &str) -> Result<(), ApiError> {
+    let Some(limiter) = state.limiter.as_ref() else {
+        return Ok(());
+    };
+    limiter.admit_merchant_call(merchant).map_err(|wait| {
+        metrics::counter!("payfac_rate_limited_total", "limit" => "merchant_calls").increment(1);
+        ApiError::RateLimited(crate::ratelimit::retry_after_secs(wait))
+    })
 }

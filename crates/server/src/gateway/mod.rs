@@ -7,43 +7,68 @@
 //! cookies, any `X-Payfac-*` a client made up, in any spelling) and, for
 //! a signed-in buyer,
 //! gains the identity hand-off (`crate::identity`). A `GET` carrying
-//! `authorizationCode` never gets here: `pages::redeem_code_in_query`
-//! answers it first, so the code never reaches the upstream's logs.
+//! `authorizationCode` never gets here: the sign-in layer
+//! (`signin::redeem_code_in_query`) answers it first, so the code never
+//! reaches the upstream's logs.
+//!
+//! The request scope (`crate::scope`) has already said whose request it
+//! is; the gateway proxies the storefront's and never payfac's.
 
 mod hygiene;
 mod shortcut;
-mod upstream;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::Request;
 use axum::http::uri::{Authority, PathAndQuery};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, Version, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::any;
 use hyper::body::Body as _;
 use payfac_store::unix_now;
 
-use crate::pages::{CurrentBuyer, presented_session};
-use crate::{AppState, Config, api, boundary, pages};
+use crate::boundary::code::{has_code, query_without_code};
+use crate::boundary::hardening::Storefront;
+use crate::edge::upstream::{Endpoint, Failure, Link};
+use crate::scope::Scope;
+use crate::{AppState, Config, boundary};
 
-pub use shortcut::Shortcut;
-/// For the upstream error reasons registered at zero (`metric_catalog`).
-pub(crate) use upstream::Failure as UpstreamFailure;
-pub use upstream::Link;
-use upstream::{Endpoint, Failure};
+/// Gateway mode's front end: the upstream, and the state proxying needs.
+#[derive(Clone)]
+pub struct Gateway {
+    state: AppState,
+    upstream: Upstream,
+}
+
+impl Gateway {
+    pub fn new(state: &AppState, url: &Uri) -> Self {
+        Self {
+            state: state.clone(),
+            upstream: Upstream::new(url, &state.config),
+        }
+    }
+
+    /// Streams a storefront request to the upstream and its answer back
+    /// (the router's way, for requests the shortcut did not take).
+    pub async fn forward(&self, request: Request, scope: &Scope, peer: Option<IpAddr>) -> Response {
+        let link = request
+            .extensions()
+            .get::<Link>()
+            .cloned()
+            .unwrap_or_default();
+        proxy(&self.state, &self.upstream, &link, peer, scope, request).await
+    }
+}
 
 /// The upstream: where it is, and the `Host` its requests carry.
 #[derive(Clone)]
-pub struct Upstream {
+struct Upstream {
     endpoint: Endpoint,
     host: HeaderValue,
 }
 
 impl Upstream {
-    pub fn new(url: &Uri, config: &Config) -> Self {
+    fn new(url: &Uri, config: &Config) -> Self {
         let authority: Authority = url
             .authority()
             .cloned()
@@ -89,45 +114,6 @@ pub fn parse_upstream(url: &str) -> Result<Uri, String> {
     Ok(uri)
 }
 
-/// Every path payfac does not answer itself.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", any(forward))
-        .route("/{*path}", any(forward))
-}
-
-/// Paths payfac keeps even when they are not routes: the merchant API's
-/// namespace and payfac's own buyer routes.
-fn reserved(path: &str) -> bool {
-    api::owns(path)
-        || path
-            .strip_prefix("/_payfac")
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
-/// The router's path to the upstream: payfac's own namespaces answer
-/// 404 here; the rest of the requests `Shortcut` does not take go on.
-async fn forward(State(state): State<AppState>, request: Request) -> Response {
-    let Some(upstream) = state
-        .upstream
-        .clone()
-        .filter(|_| !reserved(request.uri().path()))
-    else {
-        let buyer = current_buyer(&state, request.headers().clone()).await;
-        return crate::startup::not_found(State(state), request.uri().clone(), buyer).await;
-    };
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
-    let link = request
-        .extensions()
-        .get::<Link>()
-        .cloned()
-        .unwrap_or_default();
-    proxy(&state, &upstream, &link, peer, request).await
-}
-
 /// Streams `request` to the upstream on `link` and its answer back: the
 /// request loses hop-by-hop headers, its trailers, payfac's cookies and
 /// any header name of payfac's (`boundary`), and gains `X-Forwarded-*`
@@ -138,6 +124,7 @@ async fn proxy(
     upstream: &Upstream,
     link: &Link,
     peer: Option<IpAddr>,
+    scope: &Scope,
     request: Request,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
@@ -154,7 +141,7 @@ async fn proxy(
         .map(str::to_owned)
         .or_else(|| parts.uri.authority().map(|a| a.to_string()));
     let headers = &mut parts.headers;
-    let session = presented_session(headers, state);
+    let session = scope.session;
     hygiene::remove_hop_by_hop(headers);
     boundary::cookies::strip_issued(headers);
     headers.remove(header::EXPECT);
@@ -192,7 +179,7 @@ async fn proxy(
             // HTTP/1.0 answer would close a 1.1 client's connection.
             parts.version = Version::HTTP_11;
             // The storefront's pages keep their own security headers.
-            parts.extensions.insert(pages::Storefront);
+            parts.extensions.insert(Storefront);
             Response::from_parts(parts, Body::new(body))
         }
         Err(failure) => fault(failure),
@@ -200,15 +187,15 @@ async fn proxy(
 }
 
 /// The URI as an HTTP/1.1 request to an origin server carries it: path
-/// and query only. A `GET` with `authorizationCode` never gets here
-/// (`pages::redeem_code_in_query` answers it); a code on any other method
+/// and query only. A `GET` with `authorizationCode` never gets here (the
+/// sign-in layer answers it); a code on any other method
 /// is not redeemed (a link checker's `HEAD` must not burn it) and is
 /// dropped from the query, so no live code reaches the storefront's logs.
 fn origin_form(uri: &Uri) -> Uri {
     let path = uri.path();
     match uri.query() {
-        Some(query) if pages::has_code(query) => {
-            let kept = pages::query_without_code(query);
+        Some(query) if has_code(query) => {
+            let kept = query_without_code(query);
             let path_and_query = if kept.is_empty() {
                 path.to_owned()
             } else {
@@ -221,17 +208,6 @@ fn origin_form(uri: &Uri) -> Uri {
                 .cloned()
                 .unwrap_or(PathAndQuery::from_static("/")),
         ),
-    }
-}
-
-/// The buyer for payfac's own 404 page.
-async fn current_buyer(state: &AppState, headers: axum::http::HeaderMap) -> CurrentBuyer {
-    use axum::extract::FromRequestParts;
-    let (mut parts, ()) = Request::new(()).into_parts();
-    parts.headers = headers;
-    match CurrentBuyer::from_request_parts(&mut parts, state).await {
-        Ok(buyer) => buyer,
-        Err(never) => match never {},
     }
 }
 
@@ -313,15 +289,5 @@ mod tests {
             let uri: Uri = uri.parse().unwrap();
             assert_eq!(origin_form(&uri), sent, "{uri}");
         }
-    }
-
-    #[test]
-    fn reserved_paths() {
-        assert!(reserved("/_payfac"));
-        assert!(reserved("/_payfac/x"));
-        assert!(reserved("/pay-fac/M/v1/x"));
-        assert!(!reserved("/pay-facade"));
-        assert!(!reserved("/_payfacade"));
-        assert!(!reserved("/"));
     }
 }

@@ -23,9 +23,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use payfac_store::{IdentityKeyRecord, Store, StoreError, unix_now};
 
 use super::token::{self, ALGORITHM, IdentityClaims};
-use crate::AppState;
-
-pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// How long verifiers and HTTP caches may keep the JWK Set, seconds. It
 /// must stay below the activation lead.
@@ -294,13 +291,13 @@ fn public_jwk(kid: &str, public: &[u8]) -> serde_json::Value {
 
 /// `GET /.well-known/jwks.json`: the public keys apps verify
 /// `X-Payfac-Identity` with.
-pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn jwks(State(keys): State<KeyRing>) -> impl IntoResponse {
     (
         [(
             header::CACHE_CONTROL,
             format!("public, max-age={JWKS_MAX_AGE_SECS}"),
         )],
-        Json(state.identity.keys.jwk_set(unix_now())),
+        Json(keys.jwk_set(unix_now())),
     )
 }
 

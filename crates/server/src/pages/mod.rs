@@ -1,112 +1,99 @@
-//! The buyer-facing platform pages, and single sign-on by authorization
-//! code on any of them.
+//! payfac's HTML pages as templates: the buyer as a page shows one, the
+//! pages every mode serves (the consent page, the 404 page) and the
+//! rendering every page goes through. Askama escapes every value by
+//! default, so buyer-supplied text can never become markup. The handlers
+//! are the features' (`crate::signin`, `crate::demo`).
 
-mod consent;
-mod session;
-mod sign_in;
-mod views;
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use payfac_domain::Buyer;
 
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::Response;
-use axum::routing::{get, post};
-
-use crate::AppState;
-
-pub use session::{CurrentBuyer, presented_session, presented_token};
-pub use sign_in::{
-    SignIn, code_in, has_code, query_without_code, redeem_code_in_query, sign_in, sign_in_response,
-};
-pub use views::not_found;
-
-/// The buyer routes payfac answers in every mode, under its own prefix so
-/// they never shadow a path of the platform's storefront.
-pub fn buyer_routes() -> Router<AppState> {
-    Router::new()
-        .route("/_payfac/me", get(views::me))
-        .route("/_payfac/logout", post(session::logout))
-        .route(
-            "/_payfac/sign-in/confirm",
-            get(consent::page).post(consent::decide),
-        )
-        // The stylesheet of payfac's own pages (the consent page included,
-        // which gateway mode serves too).
-        .route("/_payfac/assets/site.css", get(views::site_css))
+/// A buyer as pages show one.
+pub struct BuyerView {
+    pub user_id: String,
+    pub merchant: String,
+    pub merchant_user_no: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
 }
 
-/// The built-in demo storefront, served when there is no upstream: `/`,
-/// `/items/{itemId}`, `/orders`, `/account`, `/api/me`, `/logout` and the
-/// site's static assets.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(views::home))
-        .route("/items/{item_id}", get(views::item))
-        .route("/orders", get(views::orders))
-        .route("/account", get(views::account))
-        .route("/api/me", get(views::me))
-        .route("/logout", post(session::logout))
-        .route("/assets/site.css", get(views::site_css))
-        .route("/favicon.ico", get(views::favicon))
+impl BuyerView {
+    pub fn from(buyer: Buyer) -> Self {
+        Self {
+            user_id: buyer.user_id.to_string(),
+            merchant: buyer.merchant,
+            merchant_user_no: buyer.merchant_user_no,
+            email: buyer.email,
+            first_name: buyer.first_name.unwrap_or_default(),
+            last_name: buyer.last_name.unwrap_or_default(),
+        }
+    }
+
+    /// "First Last", or the email when no name was synced.
+    pub fn display_name(&self) -> String {
+        let name = format!("{} {}", self.first_name, self.last_name);
+        let name = name.trim();
+        if name.is_empty() {
+            self.email.clone()
+        } else {
+            name.to_owned()
+        }
+    }
 }
 
-/// `Strict-Transport-Security`: one year, the usual minimum. No
-/// `includeSubDomains` (the service does not speak for other hosts of its
-/// domain) and no `preload` (the domain owner's decision).
-pub const HSTS: &str = "max-age=31536000";
-
-/// Marks a response the upstream storefront made (gateway mode): its
-/// pages are the platform's, with their own scripts and headers, and
-/// `harden` leaves them as they are.
-#[derive(Debug, Clone, Copy)]
-pub struct Storefront;
-
-/// Headers every HTML page carries: no framing, no sniffing, scripts and
-/// styles from this origin only, no referrer; and HSTS when session cookies
-/// are `Secure`, i.e. the service is reached over HTTPS (with
-/// `--insecure-cookies`, plain-HTTP development, a browser must not be told
-/// to insist on HTTPS for that host for a year).
-///
-/// A layer over the whole router (`startup::router`), so every `text/html`
-/// response has them, the 404 page and the playground included. A header
-/// the handler set itself is kept.
-pub async fn harden(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    harden_headers(&mut response, state.config.insecure_cookies);
-    response
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFoundPage {
+    platform_name: String,
+    buyer: Option<BuyerView>,
 }
 
-/// What `harden` does to one response; the gateway's shortcut calls it
-/// directly.
-pub fn harden_headers(response: &mut Response, insecure_cookies: bool) {
-    if response.extensions().get::<Storefront>().is_some() {
-        return;
+/// The consent page (`signin::consent`): `buyer` is the browser's
+/// session, `pending` the buyer the link signs in (`None`: expired or
+/// answered).
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub platform_name: String,
+    pub buyer: Option<BuyerView>,
+    pub pending: Option<BuyerView>,
+    pub csrf: String,
+    pub next: String,
+}
+
+/// Renders a page (`boundary::hardening` adds the hardening headers);
+/// pages show personal data, so none is cached.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "template rendering failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
     }
-    let html = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("text/html"));
-    if !html {
-        return;
-    }
-    let hsts = (!insecure_cookies).then_some((header::STRICT_TRANSPORT_SECURITY, HSTS));
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-        ),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
-    ]
-    .into_iter()
-    .chain(hsts)
-    {
-        headers
-            .entry(name)
-            .or_insert(HeaderValue::from_static(value));
-    }
+}
+
+/// payfac's 404 page, showing who is signed in.
+pub fn not_found(platform_name: &str, buyer: Option<Buyer>) -> Response {
+    render(
+        StatusCode::NOT_FOUND,
+        &NotFoundPage {
+            platform_name: platform_name.to_owned(),
+            buyer: buyer.map(BuyerView::from),
+        },
+    )
+}
+
+/// The stylesheet of payfac's pages.
+pub async fn site_css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/site.css"),
+    )
+        .into_response()
 }

@@ -286,23 +286,31 @@ async fn method_body_status_and_the_storefronts_cookies_pass_hop_by_hop_headers_
     assert_eq!(post.status(), 200);
 }
 
+/// Every path payfac answers itself in gateway mode, with what a `GET`
+/// without a session gets there.
+const PAYFACS_OWN: &[(&str, u16)] = &[
+    ("/healthz", 200),
+    ("/readyz", 200),
+    ("/metrics", 200),
+    ("/openapi.json", 200),
+    ("/.well-known/jwks.json", 200),
+    // The playground needs --sandbox or --playground; without them its
+    // path is still payfac's own (a 404), never the storefront's.
+    ("/_payfac/playground", 404),
+    ("/_payfac/assets/playground/ui.mjs", 404),
+    ("/_payfac/assets/site.css", 200),
+    ("/_payfac/me", 401),
+    ("/_payfac/sign-in/confirm", 200),
+    ("/_payfac/auth", 200),
+    ("/_payfac/auth/account", 200),
+    ("/_payfac/unknown", 404),
+    ("/pay-fac/MERCHANT001/v1/other", 404),
+];
+
 #[tokio::test]
 async fn payfacs_own_routes_stay_payfacs() {
     let (app, upstream) = gateway().await;
-    for (path, status) in [
-        ("/healthz", 200),
-        ("/readyz", 200),
-        ("/metrics", 200),
-        ("/openapi.json", 200),
-        ("/.well-known/jwks.json", 200),
-        // The playground needs --sandbox or --playground; without them its
-        // path is still payfac's own (a 404), never the storefront's.
-        ("/_payfac/playground", 404),
-        ("/_payfac/assets/playground/ui.mjs", 404),
-        ("/_payfac/me", 401),
-        ("/_payfac/unknown", 404),
-        ("/pay-fac/MERCHANT001/v1/other", 404),
-    ] {
+    for &(path, status) in PAYFACS_OWN {
         assert_eq!(app.get(path, None).await.status(), status, "{path}");
     }
     assert!(upstream.upstream.seen.lock().unwrap().is_empty());
@@ -316,6 +324,42 @@ async fn payfacs_own_routes_stay_payfacs() {
     ] {
         let echoed = echo(&app, path, &[]).await;
         assert_eq!(echoed["uri"], path);
+    }
+}
+
+/// GATEWAY.md's table of payfac's paths covers every path payfac keeps:
+/// a row names the path, or a prefix of it ending in `…`.
+#[test]
+fn every_path_payfac_answers_is_in_the_gateway_guide() {
+    let guide = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/GATEWAY.md"
+    ))
+    .unwrap();
+    let table = guide
+        .split("## Which paths payfac answers")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("GATEWAY.md has the section");
+    let documented: Vec<&str> = table
+        .lines()
+        .filter_map(|line| line.strip_prefix("| "))
+        .filter_map(|line| line.split(" | ").next())
+        // "any other `/_payfac/…`" covers what the rows above do not.
+        .filter(|cell| !cell.starts_with("any other"))
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+        .map(|path| path.rsplit(' ').next().unwrap_or(path))
+        .collect();
+    assert!(documented.len() > 10, "{documented:?}");
+    for &(path, _) in PAYFACS_OWN
+        .iter()
+        .filter(|(path, _)| *path != "/_payfac/unknown")
+    {
+        let covered = documented.iter().any(|row| match row.strip_suffix('…') {
+            Some(prefix) => path.starts_with(prefix),
+            None => *row == path,
+        });
+        assert!(covered, "{path} is payfac's but not in GATEWAY.md's table");
     }
 }
 

@@ -31,11 +31,12 @@ use axum::response::{IntoResponse, Response};
 use payfac_domain::SessionToken;
 use payfac_store::{SessionKey, unix_now};
 
-use super::session::{CurrentBuyer, presented_session, session_cookie};
-use super::views::{self, BuyerView};
+use super::session::{CurrentBuyer, session_cookie};
 use crate::AppState;
 use crate::boundary::cookies::{self, PENDING};
 use crate::boundary::{origin, redirects};
+use crate::pages::{BuyerView, ConfirmPage, render};
+use crate::scope::Scope;
 
 /// Where a sign-in that needs consent sends the browser; `next` is where
 /// either choice ends up.
@@ -93,7 +94,7 @@ pub async fn page(
         },
         None => None,
     };
-    let page = views::ConfirmPage {
+    let page = ConfirmPage {
         platform_name: state.config.platform_name.clone(),
         csrf: pending
             .as_ref()
@@ -104,7 +105,7 @@ pub async fn page(
         next,
     };
     let expired = page.pending.is_none();
-    let mut response = views::render_confirm(&page);
+    let mut response = render(StatusCode::OK, &page);
     if expired {
         response.headers_mut().insert(
             header::SET_COOKIE,
@@ -115,7 +116,12 @@ pub async fn page(
 }
 
 /// `POST /_payfac/sign-in/confirm` (`csrf`, `choice=continue|stay`, `next`).
-pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn decide(
+    State(state): State<AppState>,
+    scope: Scope,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut csrf = None;
     let mut choice = None;
     let mut next = None;
@@ -143,7 +149,7 @@ pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Byt
         Some("continue") => {
             let now = unix_now();
             let max = state.config.session_max_secs;
-            let replaces = presented_session(&headers, &state);
+            let replaces = scope.session;
             match state
                 .store
                 .confirm_session(pending_key, now, max, replaces)

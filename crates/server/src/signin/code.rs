@@ -5,22 +5,24 @@
 //! the code leaves the address bar, the history and any `Referer`. A
 //! browser signed in as another buyer is asked first (`consent.rs`).
 //!
-//! [`sign_in`] is the decision, [`sign_in_response`] its answer; both are
-//! public so a proxy in front of other paths can redeem codes the same way.
+//! [`sign_in`] is the decision, [`sign_in_response`] its answer; forward
+//! auth redeems the codes of the original requests it is told about with
+//! them. A code that signs nobody in counts against its client's failure
+//! limit (`crate::ratelimit`).
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use payfac_domain::{AuthorizationCode, Buyer, SessionToken};
 use payfac_store::{NewSession, RedeemOutcome, Redemption, SessionKey, unix_now};
 
 use super::consent;
-use super::session::{presented_session, session_cookie};
+use super::session::session_cookie;
 use crate::AppState;
+use crate::boundary::code::{code_in, query_without_code};
 use crate::boundary::redirects::safe_location;
-
-const CODE_PARAMETER: &str = "authorizationCode";
+use crate::scope::{Kind, Scope};
 
 /// Middleware in front of every page: redeems a code in the query, then
 /// redirects; requests without one pass through.
@@ -29,23 +31,25 @@ pub async fn redeem_code_in_query(
     request: Request,
     next: Next,
 ) -> Response {
-    let query = request.uri().query().unwrap_or("");
-    // Forward auth reads the code from the original URI it is told about;
-    // the sub-request's own query is the browser's again (Caddy keeps it
-    // when it rewrites the path), and redeeming it here would send the
-    // browser to /_payfac/auth.
-    let path = request.uri().path();
-    if request.method() != Method::GET
-        || crate::api::owns(path)
-        || crate::forward_auth::is_auth_path(path)
-    {
-        return next.run(request).await;
+    // Forward auth reads the code from the original URI it is told about
+    // (the sub-request's own query is the browser's again: Caddy keeps it
+    // when it rewrites the path, and redeeming it here would send the
+    // browser to /_payfac/auth); the merchant API has no codes in queries.
+    let (parts, body) = request.into_parts();
+    let scope = Scope::get(
+        &parts.extensions,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &state,
+    );
+    if scope.kind != Kind::SignIn {
+        return next.run(Request::from_parts(parts, body)).await;
     }
-    let Some(code_text) = code_in(query) else {
-        return next.run(request).await;
-    };
-    let location = safe_location(path, &query_without_code(query));
-    let outcome = sign_in(&state, &code_text, request.headers()).await;
+    let query = parts.uri.query().unwrap_or("");
+    let code_text = code_in(query).unwrap_or_default();
+    let location = safe_location(parts.uri.path(), &query_without_code(query));
+    let outcome = sign_in(&state, &code_text, &scope).await;
     sign_in_response(outcome, &location)
 }
 
@@ -67,8 +71,7 @@ pub enum SignIn {
 
 /// The answer to a sign-in: `303` to `location` (a path from
 /// [`safe_location`]) with the cookie, or to the confirmation page, or
-/// `503`; never cached, never a `Referer`. A refused code's answer carries
-/// `ratelimit::CodeRefused`.
+/// `503`; never cached, never a `Referer`.
 pub fn sign_in_response(outcome: SignIn, location: &str) -> Response {
     let mut response = match outcome {
         SignIn::SignedIn(cookie) => {
@@ -81,13 +84,7 @@ pub fn sign_in_response(outcome: SignIn, location: &str) -> Response {
             response.headers_mut().insert(header::SET_COOKIE, cookie);
             response
         }
-        SignIn::Refused => {
-            let mut response = redirect(location);
-            response
-                .extensions_mut()
-                .insert(crate::ratelimit::CodeRefused);
-            response
-        }
+        SignIn::Refused => redirect(location),
         // The code was not consumed: the same link works once storage is back.
         SignIn::Unavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -105,14 +102,22 @@ pub fn sign_in_response(outcome: SignIn, location: &str) -> Response {
     response
 }
 
-/// Redeems the code a browser presented (`headers`: its request headers,
-/// for the session cookie).
+/// Redeems the code a browser presented (`scope`: its request's, for the
+/// session cookie and the client).
 ///
 /// Without a live session, or with one of the code's own buyer, the buyer
 /// is signed in and the browser's old session ends. With a live session of
 /// another buyer the code is redeemed into a session that lasts only the
 /// code's TTL and is not yet the browser's: `NeedsConsent`.
-pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> SignIn {
+pub async fn sign_in(state: &AppState, code_text: &str, scope: &Scope) -> SignIn {
+    let outcome = redeem(state, code_text, scope.session).await;
+    if let (SignIn::Refused, Some(limiter)) = (&outcome, &state.limiter) {
+        limiter.note_failure(scope.client);
+    }
+    outcome
+}
+
+async fn redeem(state: &AppState, code_text: &str, presented: Option<SessionKey>) -> SignIn {
     let Ok(code) = AuthorizationCode::parse(code_text) else {
         metrics::counter!("payfac_codes_rejected_total", "reason" => "malformed").increment(1);
         return SignIn::Refused;
@@ -129,7 +134,6 @@ pub async fn sign_in(state: &AppState, code_text: &str, headers: &HeaderMap) -> 
     };
     let now = unix_now();
     let config = &state.config;
-    let presented = presented_session(headers, state);
     // Only a browser that presents a session cookie costs this lookup.
     let current: Option<Buyer> = match presented {
         Some(key) => match state
@@ -243,61 +247,4 @@ fn redirect(location: &str) -> Response {
         HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/")),
     );
     response
-}
-
-fn is_code_parameter(part: &str) -> bool {
-    let key = part.split_once('=').map_or(part, |(key, _)| key);
-    form_urlencoded::parse(key.as_bytes())
-        .next()
-        .is_some_and(|(name, _)| name == CODE_PARAMETER)
-}
-
-/// Whether a query carries an `authorizationCode` (a sign-in).
-pub fn has_code(query: &str) -> bool {
-    code_in(query).is_some()
-}
-
-/// The first `authorizationCode` value of the query.
-pub fn code_in(query: &str) -> Option<String> {
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(name, _)| name == CODE_PARAMETER)
-        .map(|(_, value)| value.into_owned())
-}
-
-/// The query with every `authorizationCode` parameter removed and every
-/// other part kept exactly as sent.
-pub fn query_without_code(query: &str) -> String {
-    query
-        .split('&')
-        .filter(|part| !part.is_empty() && !is_code_parameter(part))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_code_parameter_is_removed() {
-        assert_eq!(query_without_code("a=1&authorizationCode=X&b=2"), "a=1&b=2");
-        assert_eq!(query_without_code("authorizationCode=X"), "");
-        assert_eq!(
-            query_without_code("authorization%43ode=X&authorizationCode=Y&c"),
-            "c"
-        );
-        assert_eq!(
-            query_without_code("q=a%20b&authorizationCodeX=1"),
-            "q=a%20b&authorizationCodeX=1"
-        );
-    }
-
-    #[test]
-    fn the_first_code_is_used() {
-        assert_eq!(
-            code_in("authorizationCode=A&authorizationCode=B").as_deref(),
-            Some("A")
-        );
-        assert_eq!(code_in("x=1"), None);
-    }
 }

@@ -17,20 +17,20 @@
 //!   when every connection is handling a request does accepting wait.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Body;
+use axum::http::Request;
+use axum::response::Response;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
-
-use crate::gateway::{Link, Shortcut};
 
 /// Descriptors kept free for everything but client connections: database
 /// connections, the SQLite files, logs.
@@ -61,16 +61,24 @@ struct Registry {
     open: HashMap<u64, Arc<Tracked>>,
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then lets the
-/// open requests finish. With a `shortcut` (gateway mode), the requests it
-/// takes skip the router, and each connection gets its own upstream link.
-pub async fn serve(
+/// Serves `listener` until `shutdown` resolves, then lets the open
+/// requests finish. Each connection gets its own service from
+/// `for_connection`, told the peer's address: the features decide what a
+/// connection holds (gateway mode, its upstream link); this loop knows
+/// none of them. Every request carries the peer as axum's `ConnectInfo`.
+pub async fn serve<S>(
     listener: TcpListener,
-    router: Router,
-    shortcut: Option<Shortcut>,
+    for_connection: impl Fn(std::net::SocketAddr) -> S,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     let cap = descriptor_cap(limits.max_connections);
     let permits = Arc::new(Semaphore::new(cap));
     let registry = Arc::new(Mutex::new(Registry::default()));
@@ -82,7 +90,6 @@ pub async fn serve(
         .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
     let builder = Arc::new(builder);
-    let shortcut = shortcut.map(Arc::new);
     tokio::pin!(shutdown);
     'accepting: loop {
         let (stream, peer) = tokio::select! {
@@ -127,8 +134,7 @@ pub async fn serve(
         };
         metrics::gauge!("payfac_connections_open").increment(1.0);
         let service = TowerToHyperService::new(Counted {
-            inner: router.clone(),
-            gateway: shortcut.clone().map(|shortcut| (shortcut, Link::default())),
+            inner: for_connection(peer),
             tracked: tracked.clone(),
             peer,
             epoch,
@@ -225,50 +231,41 @@ fn millis_since(epoch: Instant) -> u64 {
     epoch.elapsed().as_millis() as u64
 }
 
-/// The router, counting the requests it is handling on one connection.
+/// A connection's service, counting the requests it is handling.
 #[derive(Clone)]
-struct Counted {
-    inner: Router,
-    /// Gateway mode: the shortcut, and this connection's upstream link.
-    gateway: Option<(Arc<Shortcut>, Link)>,
+struct Counted<S> {
+    inner: S,
     tracked: Arc<Tracked>,
     epoch: Instant,
-    /// The client's address, for handlers as axum's `ConnectInfo` (the
-    /// gateway's `X-Forwarded-For`, the rate limits).
+    /// The client's address, for handlers as axum's `ConnectInfo`.
     peer: std::net::SocketAddr,
 }
 
-impl tower::Service<axum::http::Request<hyper::body::Incoming>> for Counted {
-    type Response = axum::response::Response;
-    type Error = std::convert::Infallible;
-    type Future = std::pin::Pin<
-        Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>,
-    >;
+impl<S> tower::Service<Request<hyper::body::Incoming>> for Counted<S>
+where
+    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
+    fn call(&mut self, request: Request<hyper::body::Incoming>) -> Self::Future {
         let busy = Busy::start(self.tracked.clone(), self.epoch);
         let mut request = request.map(Body::new);
-        if let Some((shortcut, link)) = &self.gateway {
-            if shortcut.takes(&request) {
-                let (shortcut, link, peer) = (shortcut.clone(), link.clone(), self.peer.ip());
-                return Box::pin(async move {
-                    let response = shortcut.proxy(request, peer, link).await;
-                    drop(busy);
-                    Ok(response)
-                });
-            }
-            request.extensions_mut().insert(link.clone());
-        }
         request
             .extensions_mut()
             .insert(axum::extract::ConnectInfo(self.peer));
-        let router = self.inner.clone();
+        let served = tower::ServiceExt::oneshot(self.inner.clone(), request);
         Box::pin(async move {
-            let response = tower::ServiceExt::oneshot(router, request).await;
+            let response = served.await;
             drop(busy);
             response
         })

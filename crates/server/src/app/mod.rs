@@ -1,94 +1,43 @@
-//! Building and running the service; tests use the same path with port 0.
+//! The top of the server: building and running the service (tests use
+//! the same path with port 0), the routes of every front end and the
+//! layers around them, each composed here and only here.
+//!
+//! ```text
+//!   app          routes + layers + the per-connection front (scope, shortcut)
+//!   front ends   api · signin · demo · gateway · forward_auth · playground · admin · ops
+//!   shared       scope · identity · pages · state
+//!   foundations  boundary · edge · ratelimit · envelope · observability · config · keys · merchants
+//! ```
+//!
+//! A layer imports only from the layers below it (docs/DESIGN.md).
+
+mod front;
+mod layers;
+mod routes;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{any, get};
 use payfac_store::{Store, StoreError};
 use tokio::net::TcpListener;
 
+pub use routes::router;
+
+use crate::edge::connections;
+use crate::gateway::Gateway;
 use crate::merchants::MerchantDirectory;
-use crate::observability::{metrics_handle, track_requests};
-use crate::{
-    AppState, Backlog, Config, api, connections, forward_auth, gateway, identity, ops, pages,
-    playground, purge,
-};
-
-/// The whole public HTTP surface; `/metrics` only while no separate
-/// metrics listener is configured.
-pub fn router(state: AppState) -> Router {
-    let mut own = Router::new()
-        .route("/pay-fac/{merchant}/{version}/user", any(api::user_sync))
-        .merge(pages::buyer_routes())
-        .merge(playground::routes(&state.config))
-        .route(identity::JWKS_PATH, get(identity::jwks))
-        .route(forward_auth::AUTH_PATH, any(forward_auth::check))
-        // Envoy's ext_authz appends the original path to its path_prefix.
-        .route(
-            &format!("{}/{{*original}}", forward_auth::AUTH_PATH),
-            any(forward_auth::check),
-        )
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz));
-    if state.config.metrics_listen.is_none() {
-        own = own.route("/metrics", get(ops::metrics));
-    }
-    // With an upstream, every other path is the storefront's; without one,
-    // payfac serves its demo storefront there.
-    let rest = if state.upstream.is_some() {
-        gateway::routes()
-    } else {
-        pages::routes().merge(playground::demo_routes(&state.config))
-    };
-    own.merge(rest)
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            pages::harden,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            pages::redeem_code_in_query,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::ratelimit::guard,
-        ))
-        .layer(axum::middleware::from_fn(track_requests))
-        .with_state(state)
-}
-
-/// The metrics listener's surface (`--metrics-listen`).
-fn metrics_router() -> Router {
-    Router::new()
-        .route("/metrics", get(ops::metrics))
-        .route("/healthz", get(ops::healthz))
-}
-
-/// Unknown paths: the merchant API's namespace answers with the 10001
-/// envelope, everything else with a 404 page. Gateway mode's catch-all
-/// answers payfac's own unrouted paths with it too.
-pub(crate) async fn not_found(
-    state: axum::extract::State<AppState>,
-    uri: axum::http::Uri,
-    buyer: pages::CurrentBuyer,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let path = uri.path();
-    if api::owns(path) {
-        api::unknown_route().await.into_response()
-    } else {
-        pages::not_found(state, buyer).await
-    }
-}
+use crate::observability::metrics_handle;
+use crate::{AppState, Backlog, Config, identity, purge};
+use front::Front;
 
 /// A bound, ready-to-run service: the public listener, and the metrics
 /// and admin listeners when configured.
 pub struct Application {
     listener: TcpListener,
     pub(crate) router: Router,
-    /// Gateway mode's way past `router` for the storefront's requests.
-    shortcut: Option<gateway::Shortcut>,
+    state: AppState,
+    /// Gateway mode's front end.
+    gateway: Option<Gateway>,
     metrics_listener: Option<TcpListener>,
     /// The admin API's own listener, when configured.
     admin: Option<(TcpListener, Router)>,
@@ -135,10 +84,6 @@ impl Application {
         identity
             .keys
             .spawn_refresher(store.clone(), config.identity_key_refresh);
-        let upstream = config
-            .upstream
-            .as_ref()
-            .map(|url| gateway::Upstream::new(url, &config));
         let listener = bind(config.listen).await?;
         let metrics_listener = bind_optional(config.metrics_listen).await?;
         let admin_listener = bind_optional(config.admin_listen).await?;
@@ -161,8 +106,12 @@ impl Application {
             store: store.clone(),
             merchants,
             identity,
-            upstream,
         });
+        let gateway = state
+            .config
+            .upstream
+            .as_ref()
+            .map(|url| Gateway::new(&state, url));
         Ok(Self {
             store,
             backlog,
@@ -170,8 +119,9 @@ impl Application {
             listener,
             metrics_listener,
             admin: admin_listener.map(|l| (l, crate::admin::router(state.clone()))),
-            shortcut: gateway::Shortcut::of(&state),
-            router: router(state),
+            router: router(state.clone(), gateway.clone()),
+            gateway,
+            state,
             limits,
         })
     }
@@ -221,20 +171,39 @@ impl Application {
             let _ = signalled.wait_for(|stop| *stop).await;
             tokio::time::sleep(grace).await;
         };
-        let mut served = vec![(self.listener, self.router, self.shortcut)];
-        served.extend(self.metrics_listener.map(|l| (l, metrics_router(), None)));
-        served.extend(self.admin.map(|(l, router)| (l, router, None)));
         let limits = self.limits;
-        let serving = futures_util::future::join_all(served.into_iter().map(
-            |(listener, router, shortcut)| {
-                let mut stopped = stopped.clone();
-                connections::serve(listener, router, shortcut, limits, async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-            },
-        ));
+        let until_stopped = || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }
+        };
+        let (router, state, gateway) = (self.router, self.state, self.gateway);
+        let public = connections::serve(
+            self.listener,
+            move |peer| Front::new(router.clone(), state.clone(), gateway.clone(), peer),
+            limits,
+            until_stopped(),
+        );
+        let plain = |served: Option<(TcpListener, Router)>| {
+            let stop = until_stopped();
+            async move {
+                match served {
+                    Some((listener, router)) => {
+                        connections::serve(listener, move |_| router.clone(), limits, stop).await
+                    }
+                    None => Ok(()),
+                }
+            }
+        };
+        let metrics = plain(
+            self.metrics_listener
+                .map(|listener| (listener, routes::metrics_router())),
+        );
+        let admin = plain(self.admin);
+        let serving = async { tokio::try_join!(public, metrics, admin).map(|_| ()) };
         let result = tokio::select! {
-            results = serving => results.into_iter().collect(),
+            result = serving => result,
             () = grace_over => {
                 tracing::warn!(grace_secs = grace.as_secs_f64(), "shutdown grace over; requests still in flight are dropped unanswered");
                 Ok(())

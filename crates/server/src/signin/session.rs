@@ -1,25 +1,17 @@
 //! Server-side browser sessions: the cookie, the extractor that resolves
 //! it to a buyer, and sign-out.
 
+use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use payfac_domain::{Buyer, SessionToken};
-use payfac_store::{SessionKey, unix_now};
+use payfac_store::unix_now;
 
 use crate::AppState;
 use crate::boundary::{cookies, origin};
-
-/// The session token the browser presented, if it has the right shape.
-pub fn presented_token(headers: &HeaderMap) -> Option<SessionToken> {
-    cookies::value(headers, cookies::SESSION).and_then(|value| SessionToken::parse(value).ok())
-}
-
-/// The session key of the token the browser presented, if any.
-pub fn presented_session(headers: &HeaderMap, state: &AppState) -> Option<SessionKey> {
-    presented_token(headers).and_then(|token| SessionKey::of(&token, &state.keys.ids))
-}
+use crate::scope::Scope;
 
 /// `Set-Cookie` for a new session (`boundary::cookies::set`).
 pub fn session_cookie(token: &SessionToken, max_age: i64, insecure: bool) -> HeaderValue {
@@ -37,7 +29,8 @@ impl FromRequestParts<AppState> for CurrentBuyer {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(key) = presented_session(&parts.headers, state) else {
+        let scope = Scope::from_request_parts(parts, state).await?;
+        let Some(key) = scope.session else {
             return Ok(Self(None));
         };
         let idle = state.config.session_idle_secs;
@@ -61,7 +54,7 @@ impl FromRequestParts<AppState> for CurrentBuyer {
 /// victim in as the attacker without the "switch account" question. For
 /// the same reason a browser that presented no session cookie gets no
 /// clearing cookie.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn logout(State(state): State<AppState>, scope: Scope, headers: HeaderMap) -> Response {
     if origin::is_cross_site(&headers) {
         metrics::counter!("payfac_logouts_refused_total").increment(1);
         tracing::warn!("logout refused: cross-site");
@@ -75,7 +68,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return response;
     }
-    if let Some(key) = presented_session(&headers, &state) {
+    if let Some(key) = scope.session {
         // This instance stops handing the session to the storefront at once.
         state.identity.cache.forget(key.id.0);
         if let Err(error) = state.store.end_session(key).await {
@@ -93,5 +86,22 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
             headers_out.append(header::SET_COOKIE, cookies::clear(name, insecure));
         }
     }
+    response
+}
+
+/// `GET /_payfac/me` (and the demo's `/api/me`): the signed-in buyer as a
+/// flat JSON object, or 401.
+pub async fn me(current: CurrentBuyer) -> Response {
+    let mut response = match current.0 {
+        Some(buyer) => Json(buyer).into_response(),
+        None => (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"error": "not signed in"})),
+        )
+            .into_response(),
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
