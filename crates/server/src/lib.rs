@@ -1,10 +1,18 @@
-//! The payfac HTTP service: the signed merchant API, the buyer-facing
-//! pages with single sign-on, and the operations endpoints.
+//! The payfac HTTP service: the signed merchant API, single sign-on for
+//! the platform's pages (demo storefront, gateway, forward auth), the
+//! admin API and the operations endpoints.
 //!
-//! A merchant request reads top to bottom: route → `api::verify` checks
-//! the signature against the cached merchant keys → `api::user_sync`
-//! parses the body into domain types → one store call in one transaction
-//! → `envelope` answers.
+//! The modules form layers (docs/DESIGN.md, "The server's layers"):
+//! `app` composes the front ends (`api`, `demo`, `gateway`,
+//! `forward_auth`, `playground`, `admin`, `ops`), which build on the
+//! sign-in (`signin`), which builds on what every request shares
+//! (`scope`, `state`, `identity`, `pages`) and on the foundations
+//! (`boundary`, `edge`, `ratelimit`, `envelope`, `observability`, …).
+//!
+//! A merchant request reads top to bottom: `app::front` works out its
+//! scope → the layers → `api::signed` checks the signature against the
+//! cached merchant keys → `api::user_sync` parses the body into domain
+//! types → one store call in one transaction → `envelope` answers.
 
 pub mod admin;
 pub mod api;
