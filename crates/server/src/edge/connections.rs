@@ -36,6 +36,28 @@ use tokio::sync::{Notify, Semaphore, watch};
 /// connections, the SQLite files, logs.
 const RESERVED_DESCRIPTORS: u64 = 256;
 
+/// What serves one connection's requests: a router, or a front end's
+/// service around one.
+pub trait ConnectionService:
+    tower::Service<Request<Body>, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> ConnectionService for S where
+    S: tower::Service<
+            Request<Body>,
+            Response = Response,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// Limits of the accept loop.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -66,19 +88,12 @@ struct Registry {
 /// `for_connection`, told the peer's address: the features decide what a
 /// connection holds (gateway mode, its upstream link); this loop knows
 /// none of them. Every request carries the peer as axum's `ConnectInfo`.
-pub async fn serve<S>(
+pub async fn serve<S: ConnectionService>(
     listener: TcpListener,
     for_connection: impl Fn(std::net::SocketAddr) -> S,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send,
-) -> std::io::Result<()>
-where
-    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+) -> std::io::Result<()> {
     let cap = descriptor_cap(limits.max_connections);
     let permits = Arc::new(Semaphore::new(cap));
     let registry = Arc::new(Mutex::new(Registry::default()));
@@ -241,14 +256,7 @@ struct Counted<S> {
     peer: std::net::SocketAddr,
 }
 
-impl<S> tower::Service<Request<hyper::body::Incoming>> for Counted<S>
-where
-    S: tower::Service<Request<Body>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
+impl<S: ConnectionService> tower::Service<Request<hyper::body::Incoming>> for Counted<S> {
     type Response = Response;
     type Error = Infallible;
     type Future = std::pin::Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
