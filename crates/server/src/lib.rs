@@ -31,6 +31,7 @@ pub mod keys;
 pub mod merchants;
 pub mod metric_catalog;
 pub mod observability;
+pub mod oidc;
 mod ops;
 mod pages;
 mod playground;

@@ -33,6 +33,9 @@ pub enum Kind {
     /// A proxy's forward-auth sub-request; `sign_in` when the original
     /// request it describes is a sign-in.
     ForwardAuth { sign_in: bool },
+    /// A request to the OpenID Provider's token endpoint: its refusals
+    /// count against the client like refused codes.
+    OidcToken,
     /// Anything else.
     Other,
 }
@@ -77,6 +80,8 @@ impl Scope {
         let path = uri.path();
         let kind = if paths::is_merchant_api(path) {
             Kind::MerchantCall
+        } else if path == paths::OIDC_TOKEN {
+            Kind::OidcToken
         } else if paths::is_forward_auth(path) {
             Kind::ForwardAuth {
                 sign_in: forwarded::describes_sign_in(method, uri, headers),
@@ -141,6 +146,6 @@ pub fn presented_token(headers: &HeaderMap) -> Option<SessionToken> {
 }
 
 /// The session key of the token the browser presented, if any.
-fn presented_session(headers: &HeaderMap, state: &AppState) -> Option<SessionKey> {
+pub fn presented_session(headers: &HeaderMap, state: &AppState) -> Option<SessionKey> {
     presented_token(headers).and_then(|token| SessionKey::of(&token, &state.keys.ids))
 }

@@ -5,7 +5,7 @@ use payfac_store::Store;
 use axum::extract::FromRef;
 
 use crate::Config;
-use crate::identity::KeyRing;
+use crate::identity::JwkRings;
 use crate::merchants::MerchantDirectory;
 
 /// Shared by every handler. Every middleware layer and handler takes its
@@ -29,11 +29,12 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// The identity keys alone, for the handlers that need only them (the
-/// JWK Set).
-impl FromRef<AppState> for KeyRing {
+/// The key rings the JWK Set publishes, for its handler alone.
+impl FromRef<AppState> for JwkRings {
     fn from_ref(state: &AppState) -> Self {
-        state.identity.keys.clone()
+        let mut rings = vec![state.identity.keys.clone()];
+        rings.extend(state.oidc.as_ref().map(|provider| provider.keys.clone()));
+        JwkRings(rings)
     }
 }
 
@@ -55,6 +56,8 @@ pub struct Shared {
     pub identity: crate::identity::Handoff,
     /// The abuse limits; `None` when they are off.
     pub limiter: Option<Arc<crate::ratelimit::Limiter>>,
+    /// The OpenID Provider; `None` without `--public-url`.
+    pub oidc: Option<crate::identity::Provider>,
     /// Secrets derived from the key in storage (shared by instances).
     pub keys: Arc<crate::keys::ServiceKeys>,
 }

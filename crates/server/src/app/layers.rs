@@ -2,7 +2,8 @@
 //! outermost first:
 //!
 //! 1. `track_requests`: the request log line and the HTTP metrics;
-//! 2. [`refuse_blocked_clients`]: the rate limits' one guard;
+//! 2. [`refuse_blocked_clients`]: the rate limits' one guard (merchant
+//!    calls, code redemptions, the OpenID Provider's token endpoint);
 //! 3. `signin::redeem_code_in_query`: a `GET` with `authorizationCode`
 //!    signs the buyer in before any route;
 //! 4. [`harden`]: the security headers of payfac's pages.
@@ -11,11 +12,11 @@
 //! (`super::front`). A new front end mounted in `super::routes` passes
 //! them all, with nothing to copy.
 
-use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
 
 use crate::AppState;
 use crate::boundary::hardening::harden_headers;
@@ -62,6 +63,7 @@ async fn refuse_blocked_clients(
     );
     let kind = match scope.kind {
         Kind::MerchantCall => "merchant_api",
+        Kind::OidcToken => "oidc_token",
         kind if kind.redeems_code() => "sign_in",
         _ => return next.run(request).await,
     };
@@ -71,14 +73,23 @@ async fn refuse_blocked_clients(
     metrics::counter!("payfac_rate_limited_total", "limit" => "client_failures", "kind" => kind)
         .increment(1);
     let retry_after = retry_after_secs(wait);
-    if scope.kind == Kind::MerchantCall {
-        return ApiError::RateLimited(retry_after).into_response();
-    }
-    let mut response = (
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too many sign-in attempts from your network. Please try again shortly.",
-    )
-        .into_response();
+    let mut response = match scope.kind {
+        Kind::MerchantCall => return ApiError::RateLimited(retry_after).into_response(),
+        // RFC 6749 §5.2's JSON, as the token endpoint's other errors.
+        Kind::OidcToken => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(serde_json::json!({
+                "error": "invalid_request",
+                "error_description": "too many failed token requests; retry later",
+            })),
+        )
+            .into_response(),
+        _ => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts from your network. Please try again shortly.",
+        )
+            .into_response(),
+    };
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

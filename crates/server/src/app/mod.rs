@@ -98,7 +98,9 @@ impl Application {
             limiter.spawn_sweeper();
         }
         let backlog = Backlog::new(config.max_pending_writes, config.max_pending_sign_ins);
+        let oidc = identity::Provider::start(&config, &store).await?;
         let state = AppState::new(crate::state::Shared {
+            oidc,
             keys,
             limiter,
             backlog: backlog.clone(),

@@ -12,7 +12,7 @@ use crate::boundary::paths;
 use crate::gateway::Gateway;
 use crate::scope::{Owner, Scope};
 use crate::signin::CurrentBuyer;
-use crate::{AppState, api, demo, forward_auth, identity, ops, pages, playground, signin};
+use crate::{AppState, api, demo, forward_auth, identity, oidc, ops, pages, playground, signin};
 
 /// The whole public HTTP surface; `/metrics` only while no separate
 /// metrics listener is configured. With a `gateway`, every path that is
@@ -27,6 +27,7 @@ pub fn router(state: AppState, gateway: Option<Gateway>) -> Router {
         .merge(signin::routes())
         .merge(playground::routes(&state.config))
         .merge(forward_auth::routes())
+        .merge(oidc::routes())
         .route(paths::JWKS, get(identity::jwks))
         .route(paths::HEALTHZ, get(ops::healthz))
         .route(paths::READYZ, get(ops::readyz));

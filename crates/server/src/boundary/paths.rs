@@ -14,8 +14,13 @@ pub const OWN_PREFIX: &str = "/_payfac";
 pub const FORWARD_AUTH: &str = "/_payfac/auth";
 /// The identity hand-off's (and the OpenID Provider's) JWK Set.
 pub const JWKS: &str = "/.well-known/jwks.json";
-/// The OpenID Provider's discovery document.
+/// The OpenID Provider's discovery document; its other endpoints are
+/// under [`OWN_PREFIX`].
 pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+pub const OIDC_AUTHORIZE: &str = "/_payfac/oidc/authorize";
+pub const OIDC_TOKEN: &str = "/_payfac/oidc/token";
+pub const OIDC_USERINFO: &str = "/_payfac/oidc/userinfo";
+pub const OIDC_LOGOUT: &str = "/_payfac/oidc/logout";
 /// The merchant API's OpenAPI document.
 pub const OPENAPI: &str = "/openapi.json";
 pub const HEALTHZ: &str = "/healthz";

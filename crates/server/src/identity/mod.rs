@@ -15,6 +15,7 @@
 mod cache;
 mod headers;
 mod keys;
+mod provider;
 mod token;
 
 use std::sync::Arc;
@@ -24,9 +25,12 @@ use payfac_domain::Buyer;
 use payfac_store::{SessionKey, Store};
 
 pub use cache::HandoffCache;
+pub use provider::{ID_TOKEN_TTL_SECS, Provider, issuer_of};
 
 pub use headers::{IDENTITY as IDENTITY_HEADER, ISSUED as ISSUED_HEADERS, header_text};
-pub use keys::{KeyRing, jwks, new_key, published, revoke, rotate, signer_index};
+pub use keys::{
+    JwkRings, KeyKind, KeyRing, jwks, new_key, published, revoke, rotate, rotate_kind, signer_index,
+};
 pub use token::{ALGORITHM, IdentityClaims};
 
 /// Who signs, for whom, and for how long: the JWT settings.
