@@ -11,6 +11,7 @@ use tempfile::TempDir;
 
 use payfac_test_support::serve::Served;
 pub use payfac_test_support::vectors;
+#[allow(unused_imports)] // free_port: for the admin tests
 pub use payfac_test_support::{free_port, unix_now};
 
 /// A file of the project's test vectors (`tests/vectors/`).

@@ -56,6 +56,7 @@ async fn a_burst_beyond_the_permits_is_shed_at_once_and_the_service_recovers() {
                 })
                 .await;
                 blocker.execute_batch("ROLLBACK").unwrap();
+                let released = held.elapsed();
                 assert!(
                     met,
                     "within 4 s: {} writes and {} sign-ins hold permits, {} calls answered",
@@ -63,6 +64,7 @@ async fn a_burst_beyond_the_permits_is_shed_at_once_and_the_service_recovers() {
                     backlog.pending_sign_ins(),
                     answered.load(Ordering::SeqCst)
                 );
+                released
             }
         });
         let (app, answered) = (&app, &answered);
@@ -81,7 +83,7 @@ async fn a_burst_beyond_the_permits_is_shed_at_once_and_the_service_recovers() {
             (response, started.elapsed())
         }));
         let (syncs, sign_ins) = tokio::join!(syncs, sign_ins);
-        release.await.unwrap();
+        let released = release.await.unwrap();
 
         let (mut accepted, mut shed) = (0, Vec::new());
         for (answer, took) in &syncs {
@@ -115,9 +117,8 @@ async fn a_burst_beyond_the_permits_is_shed_at_once_and_the_service_recovers() {
         assert!(shed.len() >= BURST + codes.len() - 2 * PERMITS);
         let slowest_shed = shed.iter().max().copied().unwrap_or_default();
         assert!(
-            slowest_shed < Duration::from_millis(900),
-            "a shed call waited {slowest_shed:?} (the lock was held {:?})",
-            held.elapsed()
+            slowest_shed < released,
+            "a shed call waited {slowest_shed:?}, the lock was released after {released:?}"
         );
         // Once the load is gone the service is normal: a call and a shed
         // code (still unspent) succeed at once.
