@@ -29,6 +29,9 @@ pub struct Served {
     /// The port it listens on, on 127.0.0.1.
     pub port: u16,
     directory: tempfile::TempDir,
+    /// Run under libfaketime ([`clock_ahead`]), whose shared memory is
+    /// deleted with the process.
+    faketime: bool,
 }
 
 impl Served {
@@ -86,6 +89,7 @@ impl Served {
             std::fs::File::create(directory.path().join(name)).expect("an output file")
         };
         let mut command = command();
+        let faketime = command.get_envs().any(|(name, _)| name == "FAKETIME");
         let child = command
             .arg("serve")
             .args(args(port))
@@ -98,6 +102,7 @@ impl Served {
             child,
             port,
             directory,
+            faketime,
         }
     }
 
@@ -156,15 +161,29 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if self.faketime {
+            // libfaketime 0.9.10 (Debian 12, Ubuntu 24.04) makes a
+            // semaphore and a segment per process, named by its pid, and
+            // deletes them only at a normal exit: a killed payfac leaves
+            // them (FAKETIME_DISABLE_SHM is newer). They go here.
+            let pid = self.child.id();
+            for name in [
+                format!("faketime_shm_{pid}"),
+                format!("sem.faketime_sem_{pid}"),
+            ] {
+                let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
+            }
+        }
     }
 }
 
 /// Installs on `command` (payfac itself) libfaketime with its clock
 /// `offset` ahead (`"+30s"`), wall clock only: timers and timeouts keep
-/// the real monotonic clock. No shared-memory segment is made
-/// (`FAKETIME_DISABLE_SHM`), so a killed process leaves nothing in
-/// `/dev/shm`. Needs the Debian package `faketime` (scripts/test.sh
-/// installs it); panics naming it without.
+/// the real monotonic clock. Where libfaketime knows it
+/// (`FAKETIME_DISABLE_SHM`, after 0.9.10) no shared memory is made; else
+/// [`Served`] deletes the process's on drop, so a killed process leaves
+/// nothing in `/dev/shm`. Needs the Debian package `faketime`
+/// (scripts/test.sh installs it); panics naming it without.
 pub fn clock_ahead(command: &mut Command, offset: &str) {
     const LIBRARIES: [&str; 2] = [
         "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
