@@ -480,8 +480,15 @@ async fn kill_cycles(database_url: &str) {
         // The clients meet the dead service (a call each, at least, goes
         // unanswered) before they stop.
         let unanswered = || journal.lock().unwrap().unanswered - unanswered_before;
-        let met = eventually(Duration::from_secs(10), || async { unanswered() >= LOAD_TASKS }).await;
-        assert!(met, "only {} calls went unanswered after the kill", unanswered());
+        let met = eventually(Duration::from_secs(10), || async {
+            unanswered() >= LOAD_TASKS
+        })
+        .await;
+        assert!(
+            met,
+            "only {} calls went unanswered after the kill",
+            unanswered()
+        );
         stop_load(&stop, load).await;
         service = Service::start(database_url, &[]).await;
 

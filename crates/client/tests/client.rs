@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;
 use payfac_client::{ApiCode, ClientError, MerchantClient, UserSync};
-use payfac_test_support::app::TestApp;
 use payfac_signing::{
     SigningKey, VerifyingKey, decode_signature, generate_key_pair, signature_string,
 };
 use payfac_store::StoredKey;
+use payfac_test_support::app::TestApp;
 
 fn keys() -> (SigningKey, VerifyingKey) {
     let pair = generate_key_pair(2048).unwrap();

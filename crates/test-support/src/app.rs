@@ -94,7 +94,10 @@ impl<'a> Builder<'a> {
             .unwrap_or_else(|error| panic!("open the {:?} store: {error}", backend.backend()));
         for (id, key) in self.merchants {
             let id = MerchantId::parse(&id).expect("a valid merchant id");
-            store.add_merchant(&id, key).await.expect("add the merchant");
+            store
+                .add_merchant(&id, key)
+                .await
+                .expect("add the merchant");
         }
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("an address"),

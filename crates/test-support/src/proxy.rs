@@ -65,8 +65,7 @@ impl Proxy {
     pub async fn cut_and_wait(&self) {
         self.cut();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while self.open.load(Ordering::SeqCst) > 0
-            || TcpStream::connect(self.address).await.is_ok()
+        while self.open.load(Ordering::SeqCst) > 0 || TcpStream::connect(self.address).await.is_ok()
         {
             assert!(
                 tokio::time::Instant::now() < deadline,

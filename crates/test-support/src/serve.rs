@@ -223,7 +223,10 @@ pub async fn get_async(port: u16, path: &str) -> Option<(u16, String)> {
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .ok()?;
-        stream.write_all(request(port, path).as_bytes()).await.ok()?;
+        stream
+            .write_all(request(port, path).as_bytes())
+            .await
+            .ok()?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await.ok()?;
         parse(&response)

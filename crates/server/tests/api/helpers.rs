@@ -256,7 +256,10 @@ impl TestApp {
     /// the same load balancer.
     pub async fn another_instance(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
         capture_logs();
-        wrap(self.app.another().config(adjust).start().await, vector_keys().0)
+        wrap(
+            self.app.another().config(adjust).start().await,
+            vector_keys().0,
+        )
     }
 
     /// A fresh code for a buyer of the default merchant.

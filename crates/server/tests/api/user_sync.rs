@@ -212,7 +212,8 @@ async fn send_in_two_halves(
 ) -> crate::helpers::Answer {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
     let address = app.address.trim_start_matches("http://");
-    let mut stream = tokio::io::BufReader::new(tokio::net::TcpStream::connect(address).await.unwrap());
+    let mut stream =
+        tokio::io::BufReader::new(tokio::net::TcpStream::connect(address).await.unwrap());
     let path = app.user_url(call).replacen(&app.address, "", 1);
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
@@ -226,7 +227,11 @@ async fn send_in_two_halves(
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut interim = String::new();
     while !interim.ends_with("\r\n\r\n") {
-        assert_ne!(stream.read_line(&mut interim).await.unwrap(), 0, "closed: {interim}");
+        assert_ne!(
+            stream.read_line(&mut interim).await.unwrap(),
+            0,
+            "closed: {interim}"
+        );
     }
     assert!(
         interim.starts_with("HTTP/1.1 100 "),

@@ -17,10 +17,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use payfac_test_support::queue::Waiting;
 use payfac_domain::{
     BuyerProfile, CodeId, Email, MerchantId, MerchantUserNo, Nonce, SecretHash, random_alphanumeric,
 };
+use payfac_test_support::queue::Waiting;
 use rusqlite::Connection;
 
 use super::Writer;
@@ -275,7 +275,9 @@ async fn a_failed_commit_fails_every_job_of_the_batch_and_frees_their_nonces() {
     let queued_before = h.queue.queued();
     let syncs: Vec<_> = requests.iter().map(|r| h.sync(r.clone())).collect();
     let redemption = h.redeem(code_id, SecretHash::of("the old code's secret"));
-    h.queue.until_queued(queued_before + requests.len() + 1).await;
+    h.queue
+        .until_queued(queued_before + requests.len() + 1)
+        .await;
     drop(release);
     held.await.unwrap();
 
