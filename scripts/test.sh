@@ -70,8 +70,27 @@ fi
 scripts/gen-vectors.py --check
 
 # PostgreSQL tests are #[ignore]d for a plain `cargo test` (reported as
-# ignored, not passed); here a server is up, so they run.
-cargo test --workspace --all-targets -- --include-ignored
+# ignored, not passed); here a server is up, so they run. They get a
+# temporary directory of their own, which must be empty when they are
+# done: a test leaves no file behind (its databases, served instances'
+# logs, clusters). Nor a libfaketime shared-memory segment: the instance
+# with its clock ahead runs with FAKETIME_DISABLE_SHM.
+# (Built first, so that what the compilers leave is not counted.)
+cargo test --workspace --all-targets --no-run
+shm_before=$(ls /dev/shm 2>/dev/null | grep -i faketime || true)
+rust_tmp=$(mktemp -d)
+TMPDIR="$rust_tmp" cargo test --workspace --all-targets -- --include-ignored
+if [ -n "$(ls -A "$rust_tmp")" ]; then
+  echo "test.sh: the Rust tests left files in their temporary directory $rust_tmp:" >&2
+  ls -lA "$rust_tmp" >&2
+  exit 1
+fi
+rmdir "$rust_tmp"
+shm_left=$(comm -13 <(echo "$shm_before") <(ls /dev/shm 2>/dev/null | grep -i faketime || true) | grep . || true)
+if [ -n "$shm_left" ]; then
+  echo "test.sh: libfaketime left shared memory behind: $shm_left" >&2
+  exit 1
+fi
 
 # Every fuzz target for a few seconds, so a target that no longer builds,
 # or crashes on its seeds, fails here (installs cargo-fuzz when missing).

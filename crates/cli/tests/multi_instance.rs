@@ -3,14 +3,15 @@
 //! `PAYFAC_TEST_POSTGRES_URL` names a server (scripts/test.sh sets it).
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use payfac_domain::random_alphanumeric;
 use payfac_signing::{SigningKey, signature_string};
 use payfac_test_support::postgres::{TestDatabase, with_address};
 use payfac_test_support::proxy::Proxy;
-use payfac_test_support::{free_port, vectors};
+use payfac_test_support::serve::{Served, clock_ahead};
+use payfac_test_support::{eventually, free_port, vectors};
 use serde_json::Value;
 
 /// The `payfac` binary under test.
@@ -22,9 +23,10 @@ fn payfac(args: &[&str]) -> std::process::Output {
     binary().args(args).output().unwrap()
 }
 
-/// A running `payfac serve`, killed on drop.
+/// A running `payfac serve` on the test's database: test-support's
+/// [`Served`], killed and reaped on drop.
 struct Instance {
-    child: Child,
+    served: Served,
     base: String,
 }
 
@@ -33,48 +35,38 @@ impl Instance {
         Self::start_with(binary, database_url, &[]).await
     }
 
-    /// `command()` (the binary, or a wrapper that runs it) with `serve`
-    /// arguments and `extra`, on a free port, once `/healthz` answers. A
-    /// port taken by someone else in between makes it exit, and the start
-    /// is retried on another.
+    /// `command()` (the binary, possibly with its clock moved) with
+    /// `serve` arguments and `extra`, on a free port, once `/healthz`
+    /// answers.
     async fn start_with(command: impl Fn() -> Command, database_url: &str, extra: &[&str]) -> Self {
-        let http = reqwest::Client::new();
-        for _ in 0..3 {
-            let port = free_port();
+        let command = || {
             let mut command = command();
-            let child = command
-                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-                .args(["--database-url", database_url, "--sandbox"])
-                .args(extra)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|error| panic!("starting {command:?}: {error}"));
-            let mut instance = Self {
-                child,
-                base: format!("http://127.0.0.1:{port}"),
-            };
-            for _ in 0..300 {
-                if let Ok(response) = http.get(format!("{}/healthz", instance.base)).send().await
-                    && response.status() == 200
-                {
-                    return instance;
-                }
-                if instance.child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        panic!("payfac serve did not start");
+            command.env("RUST_LOG", "warn");
+            command
+        };
+        let served = Served::start_async(command, |port| {
+            let mut args: Vec<String> = ["--listen", &format!("127.0.0.1:{port}")]
+                .into_iter()
+                .chain(["--database-url", database_url, "--sandbox"])
+                .map(str::to_owned)
+                .collect();
+            args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+            args
+        })
+        .await;
+        let base = served.base_url();
+        Self { served, base }
     }
-}
 
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// The value of `series` in this instance's `/metrics`.
+    async fn metric(&self, series: &str) -> Option<f64> {
+        let scrape = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        payfac_test_support::serve::metric(&scrape, series)
     }
 }
 
@@ -323,38 +315,20 @@ async fn a_merchant_added_by_the_cli_is_seen_by_both_within_5_s() {
     }
 }
 
-/// The binary with its clock `offset` ahead, by libfaketime preloaded
-/// into payfac itself. Not through the `faketime` wrapper: that forks,
-/// so stopping the instance stopped the wrapper and left payfac running
-/// (and the wrapper's shared-memory files behind). The test needs
-/// libfaketime (Debian package `faketime`, which scripts/test.sh installs)
-/// and fails without it.
+/// The binary with its clock `offset` ahead: libfaketime preloaded into
+/// payfac itself (test-support's `clock_ahead`), so the process the test
+/// stops is payfac.
 fn under_faketime(offset: &str) -> Command {
-    const LIBRARIES: [&str; 2] = [
-        "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
-        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
-    ];
-    let library = LIBRARIES
-        .iter()
-        .find(|path| std::path::Path::new(path).exists())
-        .unwrap_or_else(|| {
-            panic!("this test needs libfaketime (apt-get install faketime): none of {LIBRARIES:?}")
-        });
-    let mut command = Command::new(env!("CARGO_BIN_EXE_payfac"));
-    command
-        .env("LD_PRELOAD", library)
-        .env("FAKETIME", offset)
-        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-        // No shared-memory segment of its own, which a killed instance
-        // would leave in /dev/shm.
-        .env("FAKETIME_DISABLE_SHM", "1");
+    let mut command = binary();
+    clock_ahead(&mut command, offset);
     command
 }
 
 /// Issue #19: an instance whose clock runs 30 s ahead purges by its own
 /// clock no nonce another instance still accepts. A request accepted at
 /// A (10 s window) and replayed at A after B (clock +30 s) purged is still
-/// refused.
+/// refused. That B did purge shows: a nonce long expired by every clock,
+/// put in before B started, is gone, counted by B's purge metric.
 #[tokio::test]
 #[ignore = "needs PostgreSQL at PAYFAC_TEST_POSTGRES_URL; scripts/test.sh runs it"]
 async fn an_instance_with_a_clock_ahead_does_not_reopen_nonces() {
@@ -367,6 +341,18 @@ async fn an_instance_with_a_clock_ahead_does_not_reopen_nonces() {
     let request = signed(&key, "U1");
     let (_, first) = post_user(&http, &a.base, "MI", &request).await;
     assert_eq!(first["code"], "0000", "{first}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let client = database.connect().await;
+    client
+        .execute(
+            "INSERT INTO nonces (merchant_id, nonce, expires_at) VALUES ('MI', 'long-expired', $1)",
+            &[&(now - 3_600)],
+        )
+        .await
+        .unwrap();
 
     // B purges once at start, by its clock 30 s ahead.
     let b = Instance::start_with(|| under_faketime("+30s"), &database.url, &window).await;
@@ -380,15 +366,29 @@ async fn an_instance_with_a_clock_ahead_does_not_reopen_nonces() {
     let b_time = unsigned["debug"]["serverTime"]
         .as_i64()
         .unwrap_or_else(|| panic!("sandbox debug has the server time: {unsigned}"));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
     assert!(
         b_time >= now + 25,
         "B's clock runs ahead: {b_time} vs {now}"
     );
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let purged = r#"payfac_purged_rows_total{table="nonces"}"#;
+    let b_purged = eventually(Duration::from_secs(10), || async {
+        b.metric(purged).await == Some(1.0)
+    })
+    .await;
+    assert!(
+        b_purged,
+        "B's purge deleted one nonce: {:?}; its log: {}",
+        b.metric(purged).await,
+        b.served.stderr()
+    );
+    let left: Vec<String> = client
+        .query("SELECT nonce FROM nonces", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(left, [request.1.clone()], "B purged only the expired nonce");
 
     let (_, replay) = post_user(&http, &a.base, "MI", &request).await;
     assert_eq!(replay["code"], "10003", "{replay}");
@@ -421,7 +421,7 @@ async fn an_outage_answers_10004_and_503_then_recovers_without_restart() {
     assert_eq!(ready().await, 200);
     assert_eq!(send(signed(&key, "U1")).await.1["code"], "0000");
 
-    proxy.cut();
+    proxy.cut_and_wait().await;
     let during = signed(&key, "U2");
     let (status, answer) = send(during.clone()).await;
     assert_eq!(answer["code"], "10004", "{answer}");

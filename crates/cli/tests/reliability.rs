@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,7 +24,8 @@ use futures_util::StreamExt;
 use payfac_domain::random_alphanumeric;
 use payfac_signing::{SigningKey, signature_string};
 use payfac_test_support::postgres::TestDatabase;
-use payfac_test_support::{eventually, free_port, vectors};
+use payfac_test_support::serve::Served;
+use payfac_test_support::{eventually, vectors};
 use serde_json::Value;
 
 const MERCHANT: &str = "MR";
@@ -33,12 +34,9 @@ const MERCHANT: &str = "MR";
 // The service process
 // ---------------------------------------------------------------------
 
-/// A `payfac serve` child process, SIGKILLed on drop.
-struct Service {
-    child: Child,
-    port: u16,
-    stderr: PathBuf,
-}
+/// A `payfac serve` child process: test-support's [`Served`], SIGKILLed
+/// and reaped on drop, its log deleted.
+struct Service(Served);
 
 /// `payfac` with no `PAYFAC_*` setting inherited from the test's caller.
 fn payfac() -> Command {
@@ -54,52 +52,33 @@ fn payfac() -> Command {
 
 impl Service {
     /// Starts `serve` on a free port and waits for `/healthz`.
-    async fn start(database_url: &str, logs: &Path, extra: &[&str]) -> Self {
-        let http = reqwest::Client::new();
-        for attempt in 0..3 {
-            let port = free_port();
-            let stderr = logs.join(format!("serve-{port}-{attempt}.err"));
-            let child = payfac()
-                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-                .args(["--database-url", database_url])
-                .args(["--sandbox", "--insecure-cookies"])
-                // Every acknowledged request is replayed from one address
-                // to prove it is refused: the abuse limits would answer 429
-                // first. The limits are tested on their own.
-                .args(["--rate-limits", "off"])
-                .args(extra)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&stderr).unwrap())
-                .spawn()
-                .expect("payfac serve starts");
-            let mut service = Self {
-                child,
-                port,
-                stderr,
-            };
-            for _ in 0..300 {
-                if let Ok(response) = http.get(format!("{}/healthz", service.base())).send().await
-                    && response.status() == 200
-                {
-                    return service;
-                }
-                if service.child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            eprintln!("serve attempt {attempt} failed:\n{}", service.logs());
-        }
-        panic!("payfac serve did not start");
+    async fn start(database_url: &str, extra: &[&str]) -> Self {
+        Self(
+            Served::start_async(payfac, |port| {
+                let mut args: Vec<String> = ["--listen", &format!("127.0.0.1:{port}")]
+                    .into_iter()
+                    .chain(["--database-url", database_url])
+                    .chain(["--sandbox", "--insecure-cookies"])
+                    // Every acknowledged request is replayed from one
+                    // address to prove it is refused: the abuse limits
+                    // would answer 429 first. The limits are tested on
+                    // their own.
+                    .chain(["--rate-limits", "off"])
+                    .map(str::to_owned)
+                    .collect();
+                args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+                args
+            })
+            .await,
+        )
     }
 
     fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.0.base_url()
     }
 
     fn logs(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        self.0.stderr()
     }
 
     /// `payfac_http_requests_in_flight` from `/metrics` (0 when absent).
@@ -108,17 +87,14 @@ impl Service {
             return 0.0;
         };
         let text = response.text().await.unwrap_or_default();
-        text.lines()
-            .find_map(|line| line.strip_prefix("payfac_http_requests_in_flight "))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or(0.0)
+        payfac_test_support::serve::metric(&text, "payfac_http_requests_in_flight").unwrap_or(0.0)
     }
 
     /// Sends `signal` (`TERM`, `INT`) with kill(1).
     fn signal(&self, signal: &str) {
         let sent = Command::new("kill")
             .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
+            .arg(self.0.id().to_string())
             .status()
             .expect("kill(1) runs");
         assert!(sent.success(), "kill -{signal} failed");
@@ -126,21 +102,16 @@ impl Service {
 
     /// Waits up to `limit` for the process to exit; its exit code.
     async fn exit_code(&mut self, limit: Duration) -> Option<i32> {
-        let started = Instant::now();
-        while started.elapsed() < limit {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status.code().unwrap_or(-1));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        None
+        self.0.exit_code(limit).await
     }
 }
 
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// `port` and the rest of the process's accessors.
+impl std::ops::Deref for Service {
+    type Target = Served;
+
+    fn deref(&self) -> &Served {
+        &self.0
     }
 }
 
@@ -159,6 +130,9 @@ fn add_merchant(database_url: &str) {
         String::from_utf8_lossy(&added.stderr)
     );
 }
+
+/// Clients sending load at once.
+const LOAD_TASKS: usize = 8;
 
 fn cycles() -> usize {
     std::env::var("PAYFAC_KILL_CYCLES")
@@ -486,15 +460,14 @@ async fn verify(base: &str, journal: &Journal) -> Vec<String> {
 // ---------------------------------------------------------------------
 
 async fn kill_cycles(database_url: &str) {
-    let logs = tempfile::tempdir().unwrap();
     add_merchant(database_url);
-    let mut service = Service::start(database_url, logs.path(), &[]).await;
+    let mut service = Service::start(database_url, &[]).await;
     for cycle in 0..cycles() {
         let journal = Arc::new(Mutex::new(Journal::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let load = start_load(
             service.base(),
-            8,
+            LOAD_TASKS,
             &format!("C{cycle}"),
             journal.clone(),
             stop.clone(),
@@ -504,9 +477,20 @@ async fn kill_cycles(database_url: &str) {
         tokio::time::sleep(load_for).await;
         drop(service); // SIGKILL
         let unanswered_before = journal.lock().unwrap().unanswered;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The clients meet the dead service (a call each, at least, goes
+        // unanswered) before they stop.
+        let unanswered = || journal.lock().unwrap().unanswered - unanswered_before;
+        let met = eventually(Duration::from_secs(10), || async {
+            unanswered() >= LOAD_TASKS
+        })
+        .await;
+        assert!(
+            met,
+            "only {} calls went unanswered after the kill",
+            unanswered()
+        );
         stop_load(&stop, load).await;
-        service = Service::start(database_url, logs.path(), &[]).await;
+        service = Service::start(database_url, &[]).await;
 
         let journal = std::mem::take(&mut *journal.lock().unwrap());
         eprintln!(
@@ -613,7 +597,7 @@ async fn stop_under_load(signal: &str) {
     let url = format!("sqlite://{}", dir.path().join("p.db").display());
     add_merchant(&url);
     let grace = 3;
-    let mut service = Service::start(&url, dir.path(), &["--shutdown-grace-secs", "3"]).await;
+    let mut service = Service::start(&url, &["--shutdown-grace-secs", "3"]).await;
     let key = SigningKey::from_pem(&vectors::private_key_pem()).unwrap();
     let journal = Arc::new(Mutex::new(Journal::default()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -669,7 +653,7 @@ async fn stop_under_load(signal: &str) {
     );
     drop(stalled);
 
-    let service = Service::start(&url, dir.path(), &[]).await;
+    let service = Service::start(&url, &[]).await;
     let mut journal = std::mem::take(&mut *journal.lock().unwrap());
     eprintln!(
         "{signal}: {} syncs and {} redemptions acknowledged before the stop",
@@ -761,11 +745,10 @@ async fn get(http: &reqwest::Client, base: &str, path: &str) -> (u16, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_disk_answers_10004_keeps_pages_up_and_recovers_by_itself() {
     let disk = SmallFileSystem::mount("8m");
-    let logs = tempfile::tempdir().unwrap();
     let db = disk.path().join("p.db");
     let url = format!("sqlite://{}", db.display());
     add_merchant(&url);
-    let mut service = Service::start(&url, logs.path(), &[]).await;
+    let mut service = Service::start(&url, &[]).await;
     let (http, base) = (client(), service.base());
     let key = SigningKey::from_pem(&vectors::private_key_pem()).unwrap();
     let mut journal = Journal::default();

@@ -5,12 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;
 use payfac_client::{ApiCode, ClientError, MerchantClient, UserSync};
-use payfac_domain::MerchantId;
-use payfac_server::{Application, Config};
 use payfac_signing::{
     SigningKey, VerifyingKey, decode_signature, generate_key_pair, signature_string,
 };
 use payfac_store::StoredKey;
+use payfac_test_support::app::TestApp;
 
 fn keys() -> (SigningKey, VerifyingKey) {
     let pair = generate_key_pair(2048).unwrap();
@@ -31,26 +30,13 @@ fn buyer() -> UserSync {
 
 #[tokio::test]
 async fn syncs_a_buyer_against_payfac() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = payfac_store::open(&format!("sqlite://{}/p.db", dir.path().display()))
-        .await
-        .unwrap();
     let (key, public) = keys();
     let stored = StoredKey {
         key_id: public.key_id(),
         spki_der: public.spki_der().to_vec(),
     };
-    store
-        .add_merchant(&MerchantId::parse("ACME").unwrap(), stored)
-        .await
-        .unwrap();
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Config::default()
-    };
-    let app = Application::build(config, store).await.unwrap();
-    let url = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let app = TestApp::builder().merchant("ACME", stored).start().await;
+    let url = app.address.clone();
 
     let client = MerchantClient::new(&url, "ACME", key).unwrap();
     let first = client.sync_user(&buyer()).await.unwrap();

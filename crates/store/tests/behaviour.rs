@@ -6,7 +6,6 @@
 //!     PAYFAC_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres \
 //!         cargo test -p payfac-store
 
-#[macro_use]
 #[path = "common/mod.rs"]
 mod common;
 

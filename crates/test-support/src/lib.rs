@@ -1,15 +1,22 @@
 //! Test support shared by every crate of the workspace, as a
 //! dev-dependency only: the project's signature vectors, a fresh
-//! PostgreSQL database per test, a throwaway cluster of a test's own, a
-//! TCP proxy a test can cut, and polling for a condition instead of
-//! sleeping for a guess.
+//! database of either store per test and the macro that runs a test on
+//! both, a throwaway PostgreSQL cluster of a test's own, a TCP proxy a
+//! test can cut, a `payfac serve` child process, and waiting for what a
+//! test can observe (a condition, calls in a queue) instead of sleeping
+//! for a guess.
 //!
 //! One home for each, so that a change to how tests find the vectors or
 //! the database server is made once.
 
+#[cfg(feature = "app")]
+pub mod app;
+pub mod backend;
 pub mod cluster;
 pub mod postgres;
 pub mod proxy;
+pub mod queue;
+pub mod serve;
 pub mod vectors;
 
 /// A free TCP port on 127.0.0.1, for a child process to bind. Another

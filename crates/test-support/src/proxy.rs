@@ -2,6 +2,7 @@
 //! went away and came back" without stopping the shared server.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +16,18 @@ pub struct Proxy {
     /// Added to every chunk forwarded, in each direction.
     latency: Duration,
     tasks: Arc<Mutex<Vec<AbortHandle>>>,
+    /// Forwarded connections still open.
+    open: Arc<AtomicUsize>,
+}
+
+/// Counts a forwarded connection as open while its task lives, also when
+/// the task is aborted.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Proxy {
@@ -32,6 +45,7 @@ impl Proxy {
             target,
             latency,
             tasks: Arc::default(),
+            open: Arc::default(),
         };
         proxy.serve(listener);
         proxy
@@ -45,6 +59,22 @@ impl Proxy {
         }
     }
 
+    /// [`Proxy::cut`], then waits until it shows: the port refuses
+    /// connections and every forwarded one is closed (an abort takes
+    /// effect at the aborted task's next turn). Panics after 5 s.
+    pub async fn cut_and_wait(&self) {
+        self.cut();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.open.load(Ordering::SeqCst) > 0 || TcpStream::connect(self.address).await.is_ok()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the proxy still forwards 5 s after the cut"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Listens on the same port again.
     pub async fn restore(&self) {
         let listener = TcpListener::bind(self.address).await.expect("rebind proxy");
@@ -53,9 +83,13 @@ impl Proxy {
 
     fn serve(&self, listener: TcpListener) {
         let (target, latency, tasks) = (self.target, self.latency, Arc::clone(&self.tasks));
+        let open = Arc::clone(&self.open);
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                open.fetch_add(1, Ordering::SeqCst);
+                let guard = Open(Arc::clone(&open));
                 let forward = tokio::spawn(async move {
+                    let _open = guard;
                     let Ok(mut outbound) = TcpStream::connect(target).await else {
                         return;
                     };

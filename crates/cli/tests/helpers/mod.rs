@@ -4,12 +4,14 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
+use payfac_test_support::serve::Served;
 pub use payfac_test_support::vectors;
+#[allow(unused_imports)] // free_port: for the admin tests
 pub use payfac_test_support::{free_port, unix_now};
 
 /// A file of the project's test vectors (`tests/vectors/`).
@@ -188,14 +190,9 @@ pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// A `payfac serve` child process, killed on drop. Its stdout and stderr
-/// go to files in `dir` so tests can read them while it runs.
-pub struct Server {
-    child: Child,
-    pub port: u16,
-    stdout: PathBuf,
-    stderr: PathBuf,
-}
+/// A `payfac serve` child process: test-support's [`Served`] (killed and
+/// reaped on drop, its output files deleted), started in a directory.
+pub struct Server(Served);
 
 impl Server {
     /// Starts `payfac serve --listen 127.0.0.1:PORT EXTRA…` in `dir` and
@@ -218,63 +215,16 @@ impl Server {
     /// it listen on 127.0.0.1:PORT some way of their own, and waits for
     /// `/healthz`; retries on another port as [`Server::start`] does.
     pub fn start_with(dir: &Path, args: impl Fn(u16) -> Vec<String>) -> Self {
-        for attempt in 0..3 {
-            let port = free_port();
-            let stdout = dir.join(format!("serve-{attempt}.out"));
-            let stderr = dir.join(format!("serve-{attempt}.err"));
-            let child = payfac(dir)
-                .arg("serve")
-                .args(args(port))
-                .stdin(Stdio::null())
-                .stdout(std::fs::File::create(&stdout).expect("stdout file"))
-                .stderr(std::fs::File::create(&stderr).expect("stderr file"))
-                .spawn()
-                .expect("payfac serve starts");
-            let mut server = Server {
-                child,
-                port,
-                stdout,
-                stderr,
-            };
-            if server.wait_healthy(Duration::from_secs(30)) {
-                return server;
-            }
-            eprintln!("serve attempt {attempt} failed: {}", server.stderr());
-        }
-        panic!("payfac serve never became healthy");
-    }
-
-    fn wait_healthy(&mut self, limit: Duration) -> bool {
-        let start = Instant::now();
-        while start.elapsed() < limit {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if let Some((200, _)) = http(self.port, "GET", "/healthz", &[], b"") {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub fn stdout(&self) -> String {
-        std::fs::read_to_string(&self.stdout).unwrap_or_default()
-    }
-
-    pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+        Self(Served::start(|| payfac(dir), args))
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// `port`, `base_url()`, `stdout()`, `stderr()` of the process.
+impl std::ops::Deref for Server {
+    type Target = Served;
+
+    fn deref(&self) -> &Served {
+        &self.0
     }
 }
 

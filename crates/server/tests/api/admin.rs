@@ -1,85 +1,74 @@
 //! The admin API (issue #17) on its own listener, on both backends:
 //! authentication, every endpoint, every error as a problem document, and
-//! the audit trail. `both!` runs each test on SQLite and, when
-//! `PAYFAC_TEST_POSTGRES_URL` is set, on PostgreSQL.
+//! the audit trail. `on_both_stores!` runs each test on SQLite and on
+//! PostgreSQL (`#[ignore]`d: run with `--include-ignored` and
+//! `PAYFAC_TEST_POSTGRES_URL` set, as scripts/test.sh does).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use payfac_domain::MerchantId;
-use payfac_server::{Application, Config};
+use payfac_server::Config;
 use payfac_signing::SigningKey;
-use payfac_store::Store;
-use payfac_test_support::postgres::TestDatabase;
-use payfac_test_support::vectors;
+use payfac_test_support::app::TestApp;
+use payfac_test_support::backend::Backend;
+use payfac_test_support::{on_both_stores, vectors};
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{Call, answer, fresh_keys, session_set_by, stored};
 
+/// test-support's `TestApp` with an admin listener and a token, and the
+/// admin API's request helpers.
 struct AdminApp {
+    app: TestApp,
+    /// `http://…` of the public listener.
     public: String,
+    /// `http://…` of the admin listener.
     admin: String,
-    store: Arc<dyn Store>,
-    http: reqwest::Client,
     token: String,
-    _database: Database,
 }
 
-#[allow(dead_code)] // held for its Drop
-enum Database {
-    Sqlite(tempfile::TempDir),
-    Postgres(TestDatabase),
+/// `store`, `http` and the rest of the app.
+impl std::ops::Deref for AdminApp {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
 }
 
 impl AdminApp {
+    /// The fixture of `on_both_stores!`.
+    async fn on(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
     async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("payfac.db").display());
-        Self::start(&url, Database::Sqlite(dir)).await
+        Self::on(Backend::Sqlite).await
     }
 
-    async fn postgres() -> Self {
-        let database = TestDatabase::create().await;
-        let url = database.url.clone();
-        Self::start(&url, Database::Postgres(database)).await
-    }
-
-    async fn start(url: &str, database: Database) -> Self {
-        Self::start_with(url, database, |_| {}).await
-    }
-
-    async fn start_with(url: &str, database: Database, adjust: impl FnOnce(&mut Config)) -> Self {
-        let store = payfac_store::open(url).await.unwrap();
+    async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+        let app = TestApp::builder()
+            .on(backend)
+            .config(|config| {
+                config.admin_listen = Some("127.0.0.1:0".parse().unwrap());
+                config.insecure_cookies = true;
+                adjust(config);
+            })
+            .start()
+            .await;
         let token = payfac_server::admin::actions::Operator {
-            store: store.as_ref(),
+            store: app.store.as_ref(),
             actor: "cli",
         }
         .create_token("backoffice")
         .await
         .unwrap();
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            admin_listen: Some("127.0.0.1:0".parse().unwrap()),
-            insecure_cookies: true,
-            ..Config::default()
-        };
-        let mut config = config;
-        adjust(&mut config);
-        let application = Application::build(config, store.clone()).await.unwrap();
-        let public = format!("http://127.0.0.1:{}", application.port());
-        let admin = format!("http://127.0.0.1:{}", application.admin_port().unwrap());
-        tokio::spawn(application.run_until_stopped());
         Self {
-            public,
-            admin,
-            store,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            public: app.address.clone(),
+            admin: app.admin.clone().expect("an admin listener"),
+            app,
             token,
-            _database: database,
         }
     }
 
@@ -214,24 +203,8 @@ fn assert_problem(status: u16, json: &Value) {
     assert!(json["detail"].is_string(), "{json}");
 }
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::AdminApp::sqlite().await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = "needs PostgreSQL at PAYFAC_TEST_POSTGRES_URL; scripts/test.sh runs it"]
-            async fn postgres() {
-                super::$name(super::AdminApp::postgres().await).await;
-            }
-        }
-    )*};
-}
-
-both!(
+on_both_stores!(
+    fixture: AdminApp::on;
     oidc_clients_are_added_listed_and_removed,
     tokens_guard_every_route,
     merchants_and_keys,
@@ -766,10 +739,8 @@ async fn reads_of_personal_data_and_refused_inputs_are_recorded(app: AdminApp) {
 #[tokio::test]
 async fn an_erase_or_a_revocation_reaches_the_storefront_at_once() {
     let upstream = crate::upstream::Upstream::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("payfac.db").display());
     let upstream_url: axum::http::Uri = upstream.url.parse().unwrap();
-    let app = AdminApp::start_with(&url, Database::Sqlite(dir), |config| {
+    let app = AdminApp::start_with(Backend::Sqlite, |config| {
         config.upstream = Some(upstream_url);
     })
     .await;
@@ -815,9 +786,7 @@ async fn an_erase_or_a_revocation_reaches_the_storefront_at_once() {
 /// an hour away, so only the change itself can have reloaded it).
 #[tokio::test]
 async fn a_merchant_added_through_the_api_works_here_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("payfac.db").display());
-    let app = AdminApp::start_with(&url, Database::Sqlite(dir), |config| {
+    let app = AdminApp::start_with(Backend::Sqlite, |config| {
         config.merchant_refresh = Duration::from_secs(3600);
     })
     .await;
@@ -881,9 +850,9 @@ async fn an_expired_admin_token_is_refused() {
         .call_as(Some(&lasting), Method::GET, "/admin/v1/merchants", None)
         .await;
     assert_eq!(status, 200);
-    // Expiry is checked against the clock at each request; the stored
-    // end is a whole second, so two seconds are past it whatever the
-    // sub-second phase.
+    // The passage of time this test is about. Expiry is checked against
+    // the clock at each request; the stored end is a whole second, so two
+    // seconds are past it whatever the sub-second phase.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (status, _) = app
         .call_as(Some(&short), Method::GET, "/admin/v1/merchants", None)

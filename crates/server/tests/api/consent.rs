@@ -273,6 +273,8 @@ async fn a_cross_site_post_without_the_token_is_refused() {
 async fn the_pending_choice_expires_with_the_code_ttl() {
     let app = spawn_app_with(|config| config.code_ttl_secs = 1).await;
     let p = open_other_buyers_link(&app).await;
+    // The passage of time this test is about: past the 1 s TTL whatever
+    // the sub-second phase of the whole-second expiry.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let cookies = format!("payfac_session={}; payfac_pending={}", p.session, p.pending);
     let response = post_choice(

@@ -11,7 +11,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 
-use crate::helpers::{TestApp, session_set_by, spawn_app_with};
+use crate::helpers::{TestApp, eventually, session_set_by, spawn_app_with};
 use crate::upstream::{CHUNK, LARGE, RunningUpstream, Upstream};
 
 /// The app in gateway mode in front of `upstream`.
@@ -551,21 +551,24 @@ const OK_11: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
 
 /// A storefront on `ip` that answers one request per connection with
 /// `answer` and then closes it without saying so, as one whose keep-alive
-/// timeout is shorter than payfac's: its URL, and the connections it
-/// accepted.
+/// timeout is shorter than payfac's: its URL, the connections it
+/// accepted, and those payfac then closed too (the storefront reads its
+/// side to the end), after which payfac holds none of them.
 async fn storefront_closing_each_connection(
     ip: &str,
     answer: &'static [u8],
-) -> (String, Arc<AtomicUsize>) {
+) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let accepted = Arc::new(AtomicUsize::new(0));
-    let counter = accepted.clone();
+    let released = Arc::new(AtomicUsize::new(0));
+    let (counter, closed) = (accepted.clone(), released.clone());
     tokio::spawn(async move {
         loop {
             let (mut stream, _) = listener.accept().await.unwrap();
             counter.fetch_add(1, Ordering::SeqCst);
+            let closed = closed.clone();
             tokio::spawn(async move {
                 let mut received = Vec::new();
                 let mut buffer = [0u8; 4096];
@@ -576,15 +579,18 @@ async fn storefront_closing_each_connection(
                     }
                 }
                 let _ = stream.write_all(answer).await;
+                let _ = stream.shutdown().await;
+                while let Ok(1..) = stream.read(&mut buffer).await {}
+                closed.fetch_add(1, Ordering::SeqCst);
             });
         }
     });
-    (url, accepted)
+    (url, accepted, released)
 }
 
 #[tokio::test]
 async fn a_storefront_closing_idle_connections_costs_no_request() {
-    let (url, accepted) = storefront_closing_each_connection("127.0.0.1", OK_11).await;
+    let (url, accepted, released) = storefront_closing_each_connection("127.0.0.1", OK_11).await;
     let app = gateway_to(&url, |_| {}).await;
     // One client connection (reqwest keeps it alive) and so one upstream
     // link, whose connection the storefront closes after every answer:
@@ -602,7 +608,13 @@ async fn a_storefront_closing_idle_connections_costs_no_request() {
         };
         assert_eq!(response.status(), 200, "round {round}");
         assert_eq!(response.text().await.unwrap(), "ok");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The next request finds the link's connection gone: payfac has
+        // closed its end of the one the storefront closed.
+        let closed = eventually(Duration::from_secs(5), || async {
+            released.load(Ordering::SeqCst) == round + 1
+        })
+        .await;
+        assert!(closed, "payfac never closed upstream connection {round}");
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 3);
 }
@@ -642,7 +654,7 @@ async fn a_code_on_another_method_is_neither_redeemed_nor_passed_on() {
 
 #[tokio::test]
 async fn an_ipv6_literal_upstream_is_reached() {
-    let (url, accepted) = storefront_closing_each_connection("::1", OK_11).await;
+    let (url, accepted, _) = storefront_closing_each_connection("::1", OK_11).await;
     assert!(url.starts_with("http://[::1]:"), "{url}");
     let app = gateway_to(&url, |_| {}).await;
     let response = app.get("/page", None).await;
@@ -698,7 +710,7 @@ async fn payfac_answers_in_its_own_http_version_behind_an_http_1_0_storefront() 
     // RFC 9110 §6.2: a proxy sends its own version. An HTTP/1.0 answer
     // passed on as such would also close the browser's connection after
     // every page. This one has no length: its body ends with the close.
-    let (url, _) =
+    let (url, ..) =
         storefront_closing_each_connection("127.0.0.1", b"HTTP/1.0 200 OK\r\n\r\nold").await;
     let app = gateway_to(&url, |_| {}).await;
     for _ in 0..2 {

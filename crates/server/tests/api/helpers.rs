@@ -1,13 +1,13 @@
 //! `spawn_app()` and a signing merchant for the tests.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use payfac_domain::{MerchantId, random_alphanumeric};
-use payfac_server::{Application, Config};
+use payfac_server::Config;
 use payfac_signing::{SigningKey, VerifyingKey, generate_key_pair, signature_string};
-use payfac_store::{Store, StoredKey};
+use payfac_store::StoredKey;
+use payfac_test_support::backend::Backend;
 use payfac_test_support::vectors;
 use serde_json::Value;
 
@@ -43,15 +43,23 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// test-support's `TestApp` (the one builder of in-process apps) on
+/// SQLite, with merchant `MERCHANT001` and its key, and the merchant
+/// API's request helpers.
 pub struct TestApp {
-    pub address: String,
-    pub store: Arc<dyn Store>,
+    app: payfac_test_support::app::TestApp,
+    /// The SQLite file, for tests that read or lock it behind the store.
     pub db_path: PathBuf,
-    pub http: reqwest::Client,
     pub key: SigningKey,
-    /// How many requests wait on storage: tests order events by it.
-    pub backlog: payfac_server::Backlog,
-    _dir: tempfile::TempDir,
+}
+
+/// `address`, `store`, `http`, `backlog` and the rest of the app.
+impl std::ops::Deref for TestApp {
+    type Target = payfac_test_support::app::TestApp;
+
+    fn deref(&self) -> &Self::Target {
+        &self.app
+    }
 }
 
 /// The app with merchant `MERCHANT001` registered with the vector key.
@@ -60,58 +68,26 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("payfac.db").display());
-    spawn_app_on(dir, &url, adjust).await
+    spawn_app_on(Backend::Sqlite, adjust).await
 }
 
-/// The app on the database `url` names (`dir` is kept for the test's
-/// files; `db_path` is the SQLite file a `sqlite://` URL in it would be).
-pub async fn spawn_app_on(
-    dir: tempfile::TempDir,
-    url: &str,
-    adjust: impl FnOnce(&mut Config),
-) -> TestApp {
-    let db_path = dir.path().join("payfac.db");
-    let store = payfac_store::open(url).await.unwrap();
-    let (key, public) = vector_keys();
-    store
-        .add_merchant(&MerchantId::parse(MERCHANT).unwrap(), stored(&public))
-        .await
-        .unwrap();
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Config::default()
-    };
-    adjust(&mut config);
-    let (address, backlog) = launch(config, store.clone()).await;
-    TestApp {
-        address,
-        store,
-        db_path,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        key,
-        backlog,
-        _dir: dir,
-    }
-}
-
-/// Runs an application on `store` and returns its base URL.
-pub async fn start(config: Config, store: Arc<dyn Store>) -> String {
-    launch(config, store).await.0
-}
-
-/// Runs an application on `store`: its base URL and its backlog.
-async fn launch(config: Config, store: Arc<dyn Store>) -> (String, payfac_server::Backlog) {
+/// The app on a new database of `backend` (`db_path` is empty on
+/// PostgreSQL).
+pub async fn spawn_app_on(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
     capture_logs();
-    let application = Application::build(config, store).await.unwrap();
-    let address = format!("http://127.0.0.1:{}", application.port());
-    let backlog = application.backlog();
-    tokio::spawn(application.run_until_stopped());
-    (address, backlog)
+    let (key, public) = vector_keys();
+    let app = payfac_test_support::app::TestApp::builder()
+        .on(backend)
+        .merchant(MERCHANT, stored(&public))
+        .config(adjust)
+        .start()
+        .await;
+    wrap(app, key)
+}
+
+fn wrap(app: payfac_test_support::app::TestApp, key: SigningKey) -> TestApp {
+    let db_path = app.backend.sqlite_path().unwrap_or_default();
+    TestApp { app, db_path, key }
 }
 
 /// Every log line of this test binary, for tests that check what is never
@@ -281,37 +257,17 @@ impl TestApp {
 
     /// A second application on the same database, as after a restart.
     pub async fn restarted(&self) -> String {
-        let store = payfac_store::open(&format!("sqlite://{}", self.db_path.display()))
-            .await
-            .unwrap();
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..Config::default()
-        };
-        start(config, store).await
+        self.app.another().start().await.address.clone()
     }
 
     /// Another instance on the same database, as a second server behind
     /// the same load balancer.
     pub async fn another_instance(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let store = payfac_store::open(&format!("sqlite://{}", self.db_path.display()))
-            .await
-            .unwrap();
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            ..Config::default()
-        };
-        adjust(&mut config);
-        let (address, backlog) = launch(config, store.clone()).await;
-        TestApp {
-            address,
-            backlog,
-            store,
-            db_path: self.db_path.clone(),
-            http: self.http.clone(),
-            key: vector_keys().0,
-            _dir: tempfile::tempdir().unwrap(),
-        }
+        capture_logs();
+        wrap(
+            self.app.another().config(adjust).start().await,
+            vector_keys().0,
+        )
     }
 
     /// A fresh code for a buyer of the default merchant.

@@ -122,24 +122,12 @@ async fn health_endpoints_answer() {
 /// and no longer on the public listener.
 #[tokio::test]
 async fn a_metrics_listener_keeps_metrics_off_the_public_listener() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = payfac_store::open(&format!("sqlite://{}", dir.path().join("m.db").display()))
-        .await
-        .unwrap();
-    let config = payfac_server::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
-        ..payfac_server::Config::default()
-    };
-    let application = payfac_server::Application::build(config, store)
-        .await
-        .unwrap();
-    let public = format!("http://127.0.0.1:{}", application.port());
-    let metrics = format!(
-        "http://127.0.0.1:{}",
-        application.metrics_port().expect("a metrics port")
-    );
-    tokio::spawn(application.run_until_stopped());
+    let app = payfac_test_support::app::TestApp::builder()
+        .config(|config| config.metrics_listen = Some("127.0.0.1:0".parse().unwrap()))
+        .start()
+        .await;
+    let public = app.address.clone();
+    let metrics = app.metrics.clone().expect("a metrics port");
     let http = reqwest::Client::new();
     let get = |url: String| {
         let http = http.clone();

@@ -201,35 +201,74 @@ async fn buyers_are_namespaced_per_merchant() {
 }
 
 /// Sends `call` (signed with the app's key) with its body in two halves;
-/// `between` runs after the first half has been sent.
+/// `between` runs once the handler waits for the body, and before the
+/// second half. The request asks `Expect: 100-continue`, which the server
+/// answers when the handler first reads the body, after its early checks
+/// (route, merchant): that answer is what the test waits for.
 async fn send_in_two_halves(
     app: &crate::helpers::TestApp,
     call: &Call,
     between: impl std::future::Future<Output = ()>,
 ) -> crate::helpers::Answer {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(2);
-    let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async {
-        rx.recv().await.map(|chunk| (chunk, rx))
-    }));
-    let request = app
-        .http
-        .post(app.user_url(call))
-        .header("content-type", "application/json")
-        .header("content-length", call.body.len())
-        .header("timestamp", &call.timestamp)
-        .header("nonce", &call.nonce)
-        .header("signature", call.sign_with(&app.key))
-        .body(body)
-        .send();
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream =
+        tokio::io::BufReader::new(tokio::net::TcpStream::connect(address).await.unwrap());
+    let path = app.user_url(call).replacen(&app.address, "", 1);
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\
+         timestamp: {}\r\nnonce: {}\r\nsignature: {}\r\n\r\n",
+        call.body.len(),
+        call.timestamp,
+        call.nonce,
+        call.sign_with(&app.key),
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut interim = String::new();
+    while !interim.ends_with("\r\n\r\n") {
+        assert_ne!(
+            stream.read_line(&mut interim).await.unwrap(),
+            0,
+            "closed: {interim}"
+        );
+    }
+    assert!(
+        interim.starts_with("HTTP/1.1 100 "),
+        "the handler reads the body: {interim}"
+    );
     let (first, second) = call.body.split_at(call.body.len() / 2);
-    let (first, second) = (first.to_vec(), second.to_vec());
-    let feed = async move {
-        tx.send(Ok(first)).await.unwrap();
-        between.await;
-        tx.send(Ok(second)).await.unwrap();
-    };
-    let (response, ()) = tokio::join!(request, feed);
-    crate::helpers::answer(response.unwrap()).await
+    stream.write_all(first).await.unwrap();
+    between.await;
+    stream.write_all(second).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("a whole response");
+    crate::helpers::Answer {
+        status: head.split_whitespace().nth(1).unwrap().parse().unwrap(),
+        headers: Default::default(),
+        json: serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {response}")),
+    }
+}
+
+/// What the app now makes of the merchant, by a probe signed with its
+/// key whose body is not JSON (it stores nothing): 10001 while it sees
+/// the merchant disabled, 10003 once it no longer has the key, and 10002
+/// while both are live.
+async fn merchant_as_seen(app: &crate::helpers::TestApp) -> String {
+    let mut probe = Call::new("not json");
+    probe.nonce = payfac_domain::random_alphanumeric(16);
+    app.send(&probe).await.code().to_owned()
+}
+
+/// Waits until the app's merchant cache (refreshed every 50 ms here)
+/// shows what the store says: `merchant_as_seen` answers `code`.
+async fn until_seen(app: &crate::helpers::TestApp, code: &str) {
+    let seen = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+        merchant_as_seen(app).await == code
+    })
+    .await;
+    assert!(seen, "the app never answered the probe with {code}");
 }
 
 /// Issue #19: a request whose body was still arriving when its merchant
@@ -243,15 +282,14 @@ async fn a_merchant_disabled_or_key_removed_while_the_body_arrives_is_honoured()
     })
     .await;
     let merchant = MerchantId::parse(crate::helpers::MERCHANT).unwrap();
-    let settle = || tokio::time::sleep(std::time::Duration::from_millis(500));
+    until_seen(&app, "10002").await;
 
     let disabled = send_in_two_halves(&app, &Call::buyer("U1", "u1@example.com"), async {
-        settle().await;
         app.store
             .set_status(&merchant, MerchantStatus::Disabled)
             .await
             .unwrap();
-        settle().await;
+        until_seen(&app, "10001").await;
     })
     .await;
     assert_eq!(
@@ -265,15 +303,14 @@ async fn a_merchant_disabled_or_key_removed_while_the_body_arrives_is_honoured()
         .set_status(&merchant, MerchantStatus::Active)
         .await
         .unwrap();
-    settle().await;
+    until_seen(&app, "10002").await;
     let (_, public) = crate::helpers::vector_keys();
     let removed = send_in_two_halves(&app, &Call::buyer("U2", "u2@example.com"), async {
-        settle().await;
         app.store
             .remove_key(&merchant, &public.key_id())
             .await
             .unwrap();
-        settle().await;
+        until_seen(&app, "10003").await;
     })
     .await;
     assert_eq!(

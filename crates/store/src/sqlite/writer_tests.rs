@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use payfac_domain::{
     BuyerProfile, CodeId, Email, MerchantId, MerchantUserNo, Nonce, SecretHash, random_alphanumeric,
 };
+use payfac_test_support::queue::Waiting;
 use rusqlite::Connection;
 
 use super::Writer;
@@ -36,6 +37,8 @@ struct Harness {
     path: std::path::PathBuf,
     commits: Arc<AtomicUsize>,
     fail_at: Arc<AtomicUsize>,
+    /// The jobs `sync` and `redeem` sent: tests wait until they are queued.
+    queue: Waiting,
     _dir: tempfile::TempDir,
 }
 
@@ -64,6 +67,7 @@ impl Harness {
             path,
             commits,
             fail_at,
+            queue: Waiting::default(),
             _dir: dir,
         }
     }
@@ -92,13 +96,13 @@ impl Harness {
         request: SyncRequest,
     ) -> tokio::task::JoinHandle<Result<SyncOutcome, StoreError>> {
         let writer = self.writer.clone();
-        tokio::spawn(async move {
+        tokio::spawn(self.queue.track(async move {
             writer
                 .write_with_nonces(move |connection, nonces| {
                     sync_user(connection, nonces, &request)
                 })
                 .await
-        })
+        }))
     }
 
     async fn sync_now(&self, request: SyncRequest) -> Result<SyncOutcome, StoreError> {
@@ -122,11 +126,11 @@ impl Harness {
             },
             replaces: None,
         };
-        tokio::spawn(async move {
+        tokio::spawn(self.queue.track(async move {
             writer
                 .write(move |connection| redeem_code(connection, &redemption))
                 .await
-        })
+        }))
     }
 
     /// The one integer `sql` answers, read by a connection of its own.
@@ -138,11 +142,6 @@ impl Harness {
     fn commits(&self) -> usize {
         self.commits.load(Ordering::SeqCst)
     }
-}
-
-/// Lets spawned jobs reach the writer's queue while it is held.
-async fn let_them_queue() {
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 }
 
 fn sync(user_no: &str, nonce: &str) -> SyncRequest {
@@ -188,7 +187,7 @@ async fn a_failing_job_rolls_back_alone_and_the_good_jobs_of_its_batch_commit() 
     // A job that records its nonce and then fails: the writer must take
     // the nonce back out of the live set with the savepoint.
     let writer = h.writer.clone();
-    let bad_after_nonce = tokio::spawn(async move {
+    let bad_after_nonce = tokio::spawn(h.queue.track(async move {
         writer
             .write_with_nonces(|connection, nonces| {
                 nonces.record(
@@ -206,9 +205,9 @@ async fn a_failing_job_rolls_back_alone_and_the_good_jobs_of_its_batch_commit() 
                 Err::<(), _>(StoreError::Unavailable("the job failed".into()))
             })
             .await
-    });
+    }));
     let good_last = h.sync(sync("GOOD2", "goodnonce2"));
-    let_them_queue().await;
+    h.queue.until_queued(4).await;
     drop(release);
     held.await.unwrap();
 
@@ -273,9 +272,12 @@ async fn a_failed_commit_fails_every_job_of_the_batch_and_frees_their_nonces() {
         .map(|i| sync(&format!("NEW{i}"), &format!("failnonce{i}")))
         .chain([sync("OLD", "failnonce9")])
         .collect();
+    let queued_before = h.queue.queued();
     let syncs: Vec<_> = requests.iter().map(|r| h.sync(r.clone())).collect();
     let redemption = h.redeem(code_id, SecretHash::of("the old code's secret"));
-    let_them_queue().await;
+    h.queue
+        .until_queued(queued_before + requests.len() + 1)
+        .await;
     drop(release);
     held.await.unwrap();
 

@@ -18,7 +18,8 @@ fn kids(keys: &[IdentityKeyRecord]) -> Vec<&str> {
     keys.iter().map(|k| k.kid.as_str()).collect()
 }
 
-backend_tests! {
+on_both_stores! {
+    fixture: TestStore::on;
     /// A revoked key goes at once; the last one is replaced in the same
     /// step, so a key to sign with always remains.
     async fn a_revoked_key_goes_and_the_last_is_replaced(t: &TestStore) {

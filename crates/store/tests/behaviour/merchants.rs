@@ -14,7 +14,8 @@ fn key_ids(record: &MerchantRecord) -> Vec<&str> {
     record.keys.iter().map(|k| k.key_id.as_str()).collect()
 }
 
-backend_tests! {
+on_both_stores! {
+    fixture: TestStore::on;
     /// Every change bumps the version once; every refusal changes nothing.
     async fn merchant_changes_and_refusals(t: &TestStore) {
         let store = &t.store;

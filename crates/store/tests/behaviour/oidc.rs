@@ -77,7 +77,8 @@ async fn redeemed(t: &TestStore, r: OidcCodeRedemption) -> Result<OidcGrant, Oid
     t.store.redeem_oidc_code(r).await.unwrap()
 }
 
-backend_tests! {
+on_both_stores! {
+    fixture: TestStore::on;
     /// Clients are listed without change, refused on a taken id, and
     /// removed with their codes.
     async fn clients_are_stored_listed_and_removed(t: &TestStore) {

@@ -10,7 +10,8 @@ use crate::common::postgres::{TestDatabase, with_address};
 use crate::common::proxy::Proxy;
 use crate::common::*;
 
-backend_tests! {
+on_both_stores! {
+    fixture: TestStore::on;
     async fn ping_answers(t: &TestStore) {
         t.store.ping().await.unwrap();
     }
@@ -94,8 +95,7 @@ async fn postgres_outage_fails_fast_and_recovers() {
     store.ping().await.unwrap();
     issued(store.sync_user(sync("M1", "U1")).await.unwrap());
 
-    proxy.cut();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    proxy.cut_and_wait().await;
     for _ in 0..2 {
         let started = Instant::now();
         assert!(store.ping().await.is_err(), "ping succeeded while down");

@@ -36,7 +36,8 @@ async fn live(t: &TestStore, session: SessionKey) -> bool {
         .is_some()
 }
 
-backend_tests! {
+on_both_stores! {
+    fixture: TestStore::on;
     /// A buyer is found by merchant and merchantUserNo or by userId, with
     /// its times and live sessions; an unknown one is `None`.
     async fn buyer_details_by_either_name(t: &TestStore) {

@@ -50,7 +50,8 @@ async fn live(t: &TestStore, token: SessionKey, now: i64) -> bool {
         .is_some()
 }
 
-backend_tests! {
+on_both_stores! {
+    fixture: TestStore::on;
     /// A pending session (consent page) becomes a full one and ends the
     /// session it replaces, once and only while it is live; its end is its
     /// creation + the maximum, not the moment of the choice.

@@ -8,7 +8,8 @@ use tokio::sync::Barrier;
 
 use crate::common::*;
 
-backend_tests! {
+on_both_stores! {
+    fixture: TestStore::on;
     /// The first call creates the buyer; later calls update it, and an
     /// absent name keeps the stored one.
     async fn first_sync_creates_later_sync_updates(t: &TestStore) {

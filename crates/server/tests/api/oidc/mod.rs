@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use payfac_server::Config;
-use payfac_test_support::postgres::TestDatabase;
+use payfac_test_support::backend::Backend;
 use serde_json::Value;
 
 use crate::helpers::{TestApp, session_set_by, spawn_app_on};
@@ -29,7 +29,6 @@ pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 pub struct OidcApp {
     pub app: TestApp,
-    database: Option<TestDatabase>,
 }
 
 /// A registered client.
@@ -51,25 +50,17 @@ impl OidcApp {
     }
 
     pub async fn sqlite_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("payfac.db").display());
-        let app = spawn_app_on(dir, &url, |config| {
+        let app = spawn_app_on(Backend::Sqlite, |config| {
             provider_on(config);
             adjust(config);
         })
         .await;
-        Self {
-            app,
-            database: None,
-        }
+        Self { app }
     }
 
     pub async fn postgres() -> Self {
-        let database = TestDatabase::create().await;
-        let app = spawn_app_on(tempfile::tempdir().unwrap(), &database.url, provider_on).await;
         Self {
-            app,
-            database: Some(database),
+            app: spawn_app_on(Backend::Postgres, provider_on).await,
         }
     }
 
@@ -225,7 +216,7 @@ impl OidcApp {
 
     /// Runs `sql` behind the store's back (to age a code or a token).
     pub async fn sql(&self, sql: &str) {
-        match &self.database {
+        match self.app.backend.postgres_database() {
             Some(database) => database.connect().await.batch_execute(sql).await.unwrap(),
             None => {
                 let path = self.app.db_path.clone();
