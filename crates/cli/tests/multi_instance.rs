@@ -388,7 +388,11 @@ async fn an_instance_with_a_clock_ahead_does_not_reopen_nonces() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(left, [request.1.clone()], "B purged only the expired nonce");
+    assert_eq!(
+        left,
+        [request.1.as_str()],
+        "B purged only the expired nonce"
+    );
 
     let (_, replay) = post_user(&http, &a.base, "MI", &request).await;
     assert_eq!(replay["code"], "10003", "{replay}");
