@@ -73,8 +73,8 @@ scripts/gen-vectors.py --check
 # ignored, not passed); here a server is up, so they run. They get a
 # temporary directory of their own, which must be empty when they are
 # done: a test leaves no file behind (its databases, served instances'
-# logs, clusters). Nor a libfaketime shared-memory segment: the instance
-# with its clock ahead runs with FAKETIME_DISABLE_SHM.
+# logs, clusters). Nor a libfaketime shared-memory segment: the test that
+# runs an instance with its clock ahead deletes that instance's segment.
 # (Built first, so that what the compilers leave is not counted.)
 cargo test --workspace --all-targets --no-run
 shm_before=$(ls /dev/shm 2>/dev/null | grep -i faketime || true)
