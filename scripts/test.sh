@@ -137,6 +137,10 @@ PAYFAC_BIN="$payfac" tests/browser/run.sh
 # here wrote: node's openid-client, Python's authlib, and Apache
 # mod_auth_openidc in front of a CGI app driven by headless Chromium
 # (apache2, the module, authlib and openid-client installed when missing).
+# The same run has a one-second payfac-bench --oidc, whose binary cargo
+# test does not link; the same targets and features as cargo test above,
+# so nothing is compiled again.
+cargo build -q --workspace --all-targets
 tests/oidc/run.sh "$payfac"
 
 # ---- The operator's production kit (docs/DEPLOY.md, docs/OPERATIONS.md):

@@ -8,6 +8,9 @@
 #                            driven by headless Chromium from a merchant's
 #                            code link
 #
+# and a one-second payfac-bench --oidc (payfac-bench beside PAYFAC_BIN)
+# against payfac and node's oidc-provider.
+#
 #   tests/oidc/run.sh PAYFAC_BIN
 #
 # Installs what is missing: apache2 and libapache2-mod-auth-openidc,
@@ -124,6 +127,28 @@ node_passed=$(count pass) node_failed=$(count fail)
 passed=$((passed + ${node_passed:-0} + $(grep -c '^ok ' "$scratch/authlib.out" || true)))
 failed=$((failed + ${node_failed:-0} + $(grep -c '^FAIL ' "$scratch/authlib.out" || true)))
 if ! grep -q '^ok ' "$scratch/authlib.out" || grep -q Traceback "$scratch/authlib.out"; then
+  failed=$((failed + 1))
+fi
+# payfac-bench --oidc, briefly (its full run is docs/OIDC.md's figure):
+# both providers must complete flows, without one failed flow.
+bench="$(dirname "$payfac")/payfac-bench"
+if [ -x "$bench" ]; then
+  if "$bench" --oidc --duration 1 --connections 2 --buyers 20 --merchants 1 --quiet-wait 0 --json \
+    >"$scratch/bench.out" 2>"$scratch/bench.err" \
+    && tail -n 1 "$scratch/bench.out" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+sys.exit(not (r["payfac_flows_per_s"] > 0 and r["oidc_provider_flows_per_s"] > 0
+              and r["payfac_errors"] == 0 and r["oidc_provider_errors"] == 0))'; then
+    echo "ok   bench: payfac-bench --oidc completes flows on both providers without errors"
+    passed=$((passed + 1))
+  else
+    echo "FAIL bench: payfac-bench --oidc" >&2
+    cat "$scratch/bench.out" "$scratch/bench.err" >&2
+    failed=$((failed + 1))
+  fi
+else
+  echo "FAIL bench: $bench is missing (cargo build -p payfac-bench)" >&2
   failed=$((failed + 1))
 fi
 if [ "$failed" -gt 0 ]; then
