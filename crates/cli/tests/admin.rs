@@ -319,3 +319,65 @@ fn assert_ok_line(output: &Output) {
     assert_eq!(output.code, 0, "{output:#?}");
     assert!(output.one_line().starts_with("pfadm_"));
 }
+
+/// Issue 30: `payfac oidc-client add|list|remove`, the secret shown once,
+/// the change audited, `identity-key rotate --rs256` printing a kid.
+#[test]
+fn oidc_clients_are_added_listed_and_removed() {
+    let db = TestDb::new();
+    let added = json_line(&db.payfac(&[
+        "oidc-client",
+        "add",
+        "Help desk",
+        "--redirect-uri",
+        "https://help.example/cb",
+        "--redirect-uri",
+        "http://127.0.0.1:9000/cb",
+        "--post-logout-redirect-uri",
+        "https://help.example/bye",
+    ]));
+    let id = added["clientId"].as_str().unwrap().to_owned();
+    let secret = added["clientSecret"].as_str().unwrap().to_owned();
+    assert_eq!(secret.len(), 43);
+    let public = json_line(&db.payfac(&[
+        "oidc-client",
+        "add",
+        "App",
+        "--redirect-uri",
+        "com.example.app:/cb",
+        "--public",
+        "--id-token-alg",
+        "EdDSA",
+    ]));
+    assert_eq!(public.as_object().unwrap().len(), 1, "no secret: {public}");
+    db.payfac(&[
+        "oidc-client",
+        "add",
+        "X",
+        "--redirect-uri",
+        "http://help.example/cb",
+    ])
+    .refused("http is allowed for loopback hosts only");
+
+    let listed = db.payfac(&["oidc-client", "list"]);
+    assert!(!listed.stdout.contains(&secret));
+    let listed = json_line(&listed);
+    assert_eq!(listed[0]["clientId"], id.as_str());
+    assert_eq!(
+        listed[0]["redirectUris"],
+        serde_json::json!(["https://help.example/cb", "http://127.0.0.1:9000/cb"])
+    );
+    assert_eq!(listed[1]["public"], true);
+    assert_eq!(
+        json_line(&db.payfac(&["oidc-client", "remove", &id])),
+        serde_json::json!({"clientId": id, "removed": true})
+    );
+    db.payfac(&["oidc-client", "remove", &id])
+        .refused(&format!("unknown OpenID client {id}"));
+    let audit = db.payfac(&["audit", "--json"]);
+    assert!(audit.stdout.contains("oidc_client.add"), "{audit:#?}");
+    assert!(!audit.stdout.contains(&secret));
+
+    let kid = db.payfac(&["identity-key", "rotate", "--rs256"]).one_line();
+    assert_eq!(kid.len(), 43, "a thumbprint kid");
+}

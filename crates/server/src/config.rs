@@ -74,6 +74,10 @@ pub struct Config {
     /// After SIGTERM or Ctrl-C, how long requests in flight may take to
     /// finish before the process stops anyway (docs/RELIABILITY.md).
     pub shutdown_grace: Duration,
+    /// The OpenID Provider's issuer (`--public-url`, without a trailing
+    /// `/`): the URL browsers and relying parties reach payfac at. `None`
+    /// turns the provider off, and its paths answer 404.
+    pub public_url: Option<String>,
     /// Abuse limits per client and per merchant (`ratelimit.rs`); on by
     /// default, `RateLimits::off()` for benchmarks.
     pub rate_limits: crate::ratelimit::RateLimits,
@@ -110,6 +114,7 @@ impl Default for Config {
             identity_key_refresh: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(10),
             rate_limits: crate::ratelimit::RateLimits::default(),
+            public_url: None,
         }
     }
 }

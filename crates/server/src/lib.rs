@@ -21,6 +21,7 @@ pub mod keys;
 pub mod merchants;
 pub mod metric_catalog;
 pub mod observability;
+pub mod oidc;
 mod ops;
 pub mod pages;
 mod playground;

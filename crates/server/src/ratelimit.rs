@@ -1,7 +1,8 @@
 //! Abuse limits (issue #18), per instance:
 //!
-//! - **failures per client**: merchant calls answered 10001–10003 and code
-//!   redemptions that signed nobody in, counted per client address (an
+//! - **failures per client**: merchant calls answered 10001–10003, code
+//!   redemptions that signed nobody in, and refused requests to the
+//!   OpenID Provider's token endpoint, counted per client address (an
 //!   IPv6 client by its /64). Past the limit the client's merchant calls
 //!   and code redemptions are refused with 429 and `Retry-After` before
 //!   any work (no signature check, no storage), until the bucket refills.
@@ -308,12 +309,16 @@ fn retry_after_secs(wait: Duration) -> u64 {
 enum Kind {
     MerchantApi,
     CodeRedemption,
+    /// `POST /_payfac/oidc/token`: a refusal carries `CodeRefused`.
+    OidcToken,
 }
 
 fn kind_of(request: &Request) -> Option<Kind> {
     let path = request.uri().path();
     if crate::api::owns(path) {
         Some(Kind::MerchantApi)
+    } else if path == crate::oidc::TOKEN_PATH {
+        Some(Kind::OidcToken)
     } else if crate::forward_auth::is_auth_path(path) {
         // A sign-in when the original request the proxy describes is one.
         crate::forward_auth::is_sign_in(request.method(), request.uri(), request.headers())
@@ -348,6 +353,7 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         let kind_label = match kind {
             Kind::MerchantApi => "merchant_api",
             Kind::CodeRedemption => "sign_in",
+            Kind::OidcToken => "oidc_token",
         };
         metrics::counter!("payfac_rate_limited_total", "limit" => "client_failures", "kind" => kind_label)
             .increment(1);
@@ -359,7 +365,9 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             .extensions()
             .get::<ResultCode>()
             .is_some_and(|code| matches!(code.0, "10001" | "10002" | "10003")),
-        Kind::CodeRedemption => response.extensions().get::<CodeRefused>().is_some(),
+        Kind::CodeRedemption | Kind::OidcToken => {
+            response.extensions().get::<CodeRefused>().is_some()
+        }
     };
     if failed {
         limiter.note_failure(client);
@@ -383,6 +391,17 @@ fn too_many(kind: Kind, retry_after: u64) -> Response {
                 header::REFERRER_POLICY,
                 HeaderValue::from_static("no-referrer"),
             );
+            response
+        }
+        Kind::OidcToken => {
+            let body = serde_json::json!({
+                "error": "invalid_request",
+                "error_description": "too many failed token requests; retry later",
+            });
+            let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
     }

@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::buyer_routes())
         .merge(playground::routes(&state.config))
         .route(identity::JWKS_PATH, get(identity::jwks))
+        .merge(crate::oidc::routes())
         .route(forward_auth::AUTH_PATH, any(forward_auth::check))
         // Envoy's ext_authz appends the original path to its path_prefix.
         .route(
@@ -153,7 +154,9 @@ impl Application {
             limiter.spawn_sweeper();
         }
         let backlog = Backlog::new(config.max_pending_writes, config.max_pending_sign_ins);
+        let oidc = crate::oidc::Provider::start(&config, &store).await?;
         let state = AppState::new(crate::state::Shared {
+            oidc,
             keys,
             limiter,
             backlog: backlog.clone(),

@@ -39,6 +39,8 @@ pub struct Shared {
     pub upstream: Option<crate::gateway::Upstream>,
     /// The abuse limits; `None` when they are off.
     pub limiter: Option<Arc<crate::ratelimit::Limiter>>,
+    /// The OpenID Provider; `None` without `--public-url`.
+    pub oidc: Option<crate::oidc::Provider>,
     /// Secrets derived from the key in storage (shared by instances).
     pub keys: Arc<crate::keys::ServiceKeys>,
 }

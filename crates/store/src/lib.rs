@@ -50,6 +50,7 @@
 //! too.
 
 mod error;
+mod oidc;
 mod operator;
 pub mod postgres;
 mod records;
@@ -61,6 +62,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::{AdminError, StoreError};
+pub use oidc::{
+    ACCESS_TOKEN_MAX_SECS, NewOidcCode, OidcClient, OidcCodeRedemption, OidcCodeRefusal, OidcGrant,
+    OidcSession, OidcStore,
+};
 pub use operator::*;
 pub use records::{
     IdentityKeyRecord, MerchantRecord, NewSession, PurgeCounts, RedeemOutcome, Redemption,
@@ -74,7 +79,7 @@ use payfac_domain::{Buyer, MerchantId, MerchantStatus};
 /// Everything payfac keeps. Every method is one atomic unit: it either
 /// happens completely or leaves no trace.
 #[async_trait]
-pub trait Store: OperatorStore + Send + Sync + 'static {
+pub trait Store: OperatorStore + OidcStore + Send + Sync + 'static {
     /// Records the nonce, upserts the buyer and stores a new code hash, in
     /// one transaction. A nonce already used inside its window gives
     /// `NonceReused` and writes nothing.

@@ -14,6 +14,8 @@ mod common;
 mod identity_keys;
 #[path = "behaviour/merchants.rs"]
 mod merchants;
+#[path = "behaviour/oidc.rs"]
+mod oidc;
 #[path = "behaviour/operations.rs"]
 mod operations;
 #[path = "behaviour/operator.rs"]

@@ -9,6 +9,7 @@ mod identity_key;
 mod keygen;
 mod merchant;
 mod migrate;
+mod oidc_client;
 mod serve;
 mod settings;
 mod sign;
@@ -48,6 +49,8 @@ enum Command {
     Audit(audit::Args),
     /// Rotate the key that signs X-Payfac-Identity for the platform's apps.
     IdentityKey(identity_key::Args),
+    /// Register the relying parties of payfac's OpenID Provider (serve --public-url).
+    OidcClient(oidc_client::Args),
     /// Apply pending schema migrations and exit (--check: list them, change nothing).
     Migrate(migrate::Args),
     /// Copy the live SQLite database into a new file (PostgreSQL: use pg_dump).
@@ -64,7 +67,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://payfac.db";
 pub struct DatabaseArgs {
     /// `sqlite://PATH` or `postgres://…`. Only `serve`, `migrate` and the
     /// commands that add something (`merchant add`, `admin-token create`,
-    /// `identity-key rotate`) create a missing SQLite file.
+    /// `identity-key rotate`, `oidc-client add`) create a missing SQLite
+    /// file.
     #[arg(
         long,
         env = "PAYFAC_DATABASE_URL",
@@ -88,6 +92,7 @@ pub async fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<ExitCod
         Command::Buyer(args) => buyer::run(args).await,
         Command::Audit(args) => audit::run(args).await,
         Command::IdentityKey(args) => identity_key::run(args).await,
+        Command::OidcClient(args) => oidc_client::run(args).await,
         Command::Migrate(args) => migrate::run(args).await,
         Command::Backup(args) => backup::run(args).await,
         Command::Healthcheck(args) => healthcheck::run(args).await,

@@ -133,6 +133,10 @@ pub struct Args {
     /// Forward auth (/_payfac/auth): original paths under this prefix answer 401 without a live session (repeatable; the env var takes a comma-separated list).
     #[arg(long, env = "PAYFAC_REQUIRE_SESSION_PREFIX", value_delimiter = ',')]
     require_session_prefix: Vec<String>,
+    // The OpenID Provider (docs/OIDC.md).
+    /// The URL browsers and relying parties reach payfac at (http[s]://host[:port][/path]): the OpenID Provider's issuer; the provider is off unless set.
+    #[arg(long, env = "PAYFAC_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -213,6 +217,9 @@ pub fn config(args: &Args) -> anyhow::Result<Config> {
             "--require-session-prefix must start with /: {prefix}"
         );
     }
+    if let Some(url) = &args.public_url {
+        check_public_url(url)?;
+    }
     let mut rate_limits = RateLimits::parse(&args.rate_limits).map_err(anyhow::Error::msg)?;
     for proxy in &args.trusted_proxies {
         rate_limits.trusted_proxies.push(
@@ -242,8 +249,28 @@ pub fn config(args: &Args) -> anyhow::Result<Config> {
         require_session_prefixes: args.require_session_prefix.clone(),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         rate_limits,
+        public_url: args
+            .public_url
+            .as_deref()
+            .map(payfac_server::oidc::issuer_of),
         ..Config::default()
     })
+}
+
+/// `--public-url`: an absolute http(s) URL without credentials, query or
+/// fragment (OpenID Connect Discovery §3 forbids them in an issuer).
+fn check_public_url(url: &str) -> anyhow::Result<()> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|rest| rest.split('/').next().unwrap_or(""));
+    anyhow::ensure!(
+        host.is_some_and(|host| !host.is_empty() && !host.contains('@'))
+            && !url.contains(['?', '#'])
+            && !url.chars().any(char::is_whitespace),
+        "--public-url must be http[s]://host[:port][/path] without credentials, query or fragment"
+    );
+    Ok(())
 }
 
 /// A refused `--upstream`. A URL with an `@` is not echoed: it may carry

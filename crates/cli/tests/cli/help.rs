@@ -24,6 +24,8 @@ fn every_command_explains_itself() {
         &["user-sync"],
         &["migrate"],
         &["backup"],
+        &["oidc-client"],
+        &["oidc-client", "add"],
     ];
     for command in commands {
         let mut args = command.to_vec();

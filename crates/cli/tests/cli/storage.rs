@@ -16,7 +16,7 @@ use crate::helpers::{Server, TestDb, read, run, signed_user_sync, unix_now, vect
 
 /// This release's migrations, in order (both stores number them alike
 /// from 4 on; 2 and 3 shipped in opposite orders).
-const SQLITE_MIGRATIONS: [&str; 9] = [
+const SQLITE_MIGRATIONS: [&str; 10] = [
     "schema",
     "nonce_log",
     "session_ids",
@@ -26,8 +26,9 @@ const SQLITE_MIGRATIONS: [&str; 9] = [
     "server_secrets",
     "pending_sessions",
     "admin_token_expiry",
+    "oidc_provider",
 ];
-const POSTGRES_MIGRATIONS: [&str; 9] = [
+const POSTGRES_MIGRATIONS: [&str; 10] = [
     "schema",
     "session_ids",
     "nonce_log",
@@ -37,6 +38,7 @@ const POSTGRES_MIGRATIONS: [&str; 9] = [
     "server_secrets",
     "pending_sessions",
     "admin_token_expiry",
+    "oidc_provider",
 ];
 
 fn lines(prefix: &str, names: &[&str], first: usize) -> String {
@@ -122,7 +124,7 @@ fn migrate_applies_what_check_lists_on_sqlite() {
             let connection = rusqlite::Connection::open(&file).unwrap();
             connection
                 .execute_batch(
-                    "ALTER TABLE admin_tokens DROP COLUMN expires_at; PRAGMA user_version = 8;",
+                    "DROP TABLE oidc_access_tokens; DROP TABLE oidc_codes; DROP TABLE oidc_clients; DROP TABLE oidc_keys; PRAGMA user_version = 9;",
                 )
                 .unwrap();
         },
@@ -141,7 +143,7 @@ fn migrate_applies_what_check_lists_on_sqlite() {
         (check.code, check.stdout.as_str()),
         (
             0,
-            "schema version 99: newer than this release's 9, nothing to apply\n"
+            "schema version 99: newer than this release's 10, nothing to apply\n"
         )
     );
 }
@@ -167,7 +169,7 @@ fn migrate_applies_what_check_lists_on_postgres() {
     let downgrade = || {
         runtime
             .block_on(client.batch_execute(
-                "ALTER TABLE admin_tokens DROP COLUMN expires_at; DELETE FROM schema_migrations WHERE version = 9",
+                "DROP TABLE oidc_access_tokens; DROP TABLE oidc_codes; DROP TABLE oidc_clients; DROP TABLE oidc_keys; DELETE FROM schema_migrations WHERE version = 10",
             ))
             .unwrap()
     };

@@ -105,7 +105,7 @@ pub struct Operator<'a> {
 impl Operator<'_> {
     /// Records the attempt; a failure to record is logged, not returned:
     /// the change itself has already happened (or not).
-    async fn audit<T>(&self, action: &str, target: &str, result: &Result<T, Refusal>) {
+    pub(super) async fn audit<T>(&self, action: &str, target: &str, result: &Result<T, Refusal>) {
         let entry = AuditEntry {
             at: unix_now(),
             actor: self.actor.to_owned(),

@@ -7,6 +7,7 @@
 
 pub mod actions;
 mod auth;
+mod oidc_clients;
 pub mod openapi;
 pub mod problem;
 mod routes;
@@ -91,6 +92,14 @@ pub fn router(state: crate::AppState) -> Router {
             post(routes::revoke_by_user_id),
         )
         .route("/admin/v1/audit", get(routes::audit))
+        .route(
+            "/admin/v1/oidc-clients",
+            get(oidc_clients::list).post(oidc_clients::add),
+        )
+        .route(
+            "/admin/v1/oidc-clients/{client_id}",
+            axum::routing::delete(oidc_clients::remove),
+        )
         .route("/admin/v1/openapi.json", get(openapi::openapi_json))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

@@ -9,9 +9,11 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::oidc_clients::{self, RemovedClientView};
 use super::problem::Problem;
 use super::routes::{self, Disable, NewKey, NewMerchant};
 use super::views::*;
+use crate::oidc::clients::{ClientView, NewClient, Registration};
 
 struct BearerToken;
 
@@ -36,7 +38,8 @@ impl Modify for BearerToken {
         title = "payfac admin API",
         version = "1",
         description = "The operator's API: merchants and their keys, buyers' data requests \
-                       (show, export, sign out everywhere, erase) and the audit trail. Served \
+                       (show, export, sign out everywhere, erase), the OpenID Provider's \
+                       clients, and the audit trail. Served \
                        only on the admin listener (`payfac serve --admin-listen ADDR`). Every \
                        call needs `Authorization: Bearer <token>`; errors are RFC 9457 problem \
                        details (`application/problem+json`). See docs/OPERATIONS.md."
@@ -51,11 +54,12 @@ impl Modify for BearerToken {
         routes::revoke_by_merchant, routes::revoke_by_user_id,
         routes::erase_by_merchant, routes::erase_by_user_id,
         routes::audit,
+        oidc_clients::list, oidc_clients::add, oidc_clients::remove,
     ),
     components(schemas(
         Problem, NewMerchant, NewKey, Disable, MerchantView, KeyView, NewKeyView, RemovedKeyView,
         DisabledView, BuyerView, ExportView, SessionExport, CodeExport, RevokedView, ErasedView,
-        AuditView,
+        AuditView, Registration, NewClient, ClientView, RemovedClientView,
     ))
 )]
 struct AdminApiDoc;

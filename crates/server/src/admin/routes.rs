@@ -40,7 +40,10 @@ fn ok<T: serde::Serialize>(status: StatusCode, body: T) -> Answer {
 
 /// The body as JSON of type `T`: 415 unless `application/json`, 400 when
 /// it is not JSON at all, 422 when a field is missing or of the wrong type.
-fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, Problem> {
+pub(super) fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, Problem> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

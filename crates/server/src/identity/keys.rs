@@ -3,6 +3,10 @@
 //! JWKS publishes, and reloaded every second so a rotation reaches all of
 //! them.
 //!
+//! Two kinds of key live in two tables with the same rules ([`KeyKind`]):
+//! the Ed25519 keys of `X-Payfac-Identity` (and of EdDSA ID tokens), and
+//! the OpenID Provider's RS256 keys, which every relying party accepts.
+//!
 //! Rotation is "publish, then sign": a new key is published at once but
 //! signs only `lead` after its creation, by which time every instance and
 //! every JWKS cache (`max-age` below `lead`) knows it. The key it replaces
@@ -13,7 +17,12 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use aws_lc_rs::digest;
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    ED25519, Ed25519KeyPair, KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair,
+    UnparsedPublicKey,
+};
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
@@ -22,7 +31,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use payfac_store::{IdentityKeyRecord, Store, StoreError, unix_now};
 
-use super::token::{self, ALGORITHM, IdentityClaims};
+use super::token::{self, ALGORITHM};
 use crate::AppState;
 
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
@@ -35,11 +44,112 @@ const JWKS_MAX_AGE_SECS: i64 = 30;
 /// delay, allowed for when a replaced key stops being published.
 const CLOCK_MARGIN_SECS: i64 = 60;
 
+/// Which signing keys a ring holds; each kind has its own table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// Ed25519 (`EdDSA`): `X-Payfac-Identity`, and ID tokens of clients
+    /// registered with `--id-token-alg EdDSA`.
+    Identity,
+    /// RSA 2048 with PKCS#1 v1.5 and SHA-256 (`RS256`): ID tokens.
+    Oidc,
+}
+
+impl KeyKind {
+    /// The JWS `alg` of the kind's signatures.
+    pub fn alg(self) -> &'static str {
+        match self {
+            Self::Identity => ALGORITHM,
+            Self::Oidc => "RS256",
+        }
+    }
+
+    async fn records(self, store: &dyn Store) -> Result<Vec<IdentityKeyRecord>, StoreError> {
+        match self {
+            Self::Identity => store.identity_keys().await,
+            Self::Oidc => store.oidc_keys().await,
+        }
+    }
+
+    async fn add(
+        self,
+        store: &dyn Store,
+        key: IdentityKeyRecord,
+        only_if_none: bool,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Self::Identity => store.add_identity_key(key, only_if_none).await,
+            Self::Oidc => store.add_oidc_key(key, only_if_none).await,
+        }
+    }
+
+    async fn remove_before(
+        self,
+        store: &dyn Store,
+        created_before: i64,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Self::Identity => store.remove_identity_keys_before(created_before).await,
+            Self::Oidc => store.remove_oidc_keys_before(created_before).await,
+        }
+    }
+
+    /// A fresh key of this kind; its kid is its RFC 7638 JWK thumbprint.
+    pub fn new_key(self, now: i64) -> IdentityKeyRecord {
+        match self {
+            Self::Identity => new_key(now),
+            Self::Oidc => {
+                let pair = RsaKeyPair::generate(KeySize::Rsa2048)
+                    .expect("the OS random source is available");
+                let pkcs8 = pair.as_der().expect("a key just generated encodes");
+                IdentityKeyRecord {
+                    kid: rsa_thumbprint(&pair),
+                    private_pkcs8: pkcs8.as_ref().to_vec(),
+                    created_at: now,
+                }
+            }
+        }
+    }
+}
+
+/// A key pair of either kind.
+enum Pair {
+    Ed25519(Ed25519KeyPair),
+    Rsa(RsaKeyPair),
+}
+
+impl Pair {
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Ed25519(pair) => pair.sign(message).as_ref().to_vec(),
+            Self::Rsa(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                let rng = aws_lc_rs::rand::SystemRandom::new();
+                pair.sign(&RSA_PKCS1_SHA256, &rng, message, &mut signature)
+                    .expect("an RSA key that parsed signs");
+                signature
+            }
+        }
+    }
+
+    fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            Self::Ed25519(pair) => UnparsedPublicKey::new(&ED25519, pair.public_key().as_ref())
+                .verify(message, signature)
+                .is_ok(),
+            Self::Rsa(pair) => {
+                UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, pair.public_key().as_ref())
+                    .verify(message, signature)
+                    .is_ok()
+            }
+        }
+    }
+}
+
 /// One usable key: its id, creation time, key pair and public JWK.
 struct LoadedKey {
     kid: String,
     created_at: i64,
-    pair: Ed25519KeyPair,
+    pair: Pair,
     encoded_header: String,
     jwk: serde_json::Value,
 }
@@ -51,29 +161,46 @@ struct Keys {
     ttl_secs: i64,
 }
 
-/// Every instance's view of the signing keys; cheap to clone.
+/// Every instance's view of the signing keys of one kind; cheap to clone.
 #[derive(Clone)]
 pub struct KeyRing {
+    kind: KeyKind,
     keys: Arc<RwLock<Arc<Keys>>>,
 }
 
 impl KeyRing {
-    /// Loads the keys, creating the first one if storage has none (of
-    /// instances starting together, one creation wins and all use it).
+    /// Loads the identity keys, creating the first one if storage has
+    /// none (of instances starting together, one creation wins and all
+    /// use it).
     pub async fn load(
         store: &dyn Store,
         lead: Duration,
         ttl_secs: i64,
     ) -> Result<Self, StoreError> {
-        let mut records = store.identity_keys().await?;
+        Self::load_kind(store, KeyKind::Identity, lead, ttl_secs).await
+    }
+
+    /// As [`KeyRing::load`], for the keys of `kind`.
+    pub async fn load_kind(
+        store: &dyn Store,
+        kind: KeyKind,
+        lead: Duration,
+        ttl_secs: i64,
+    ) -> Result<Self, StoreError> {
+        let mut records = kind.records(store).await?;
         if records.is_empty() {
-            store.add_identity_key(new_key(unix_now()), true).await?;
-            records = store.identity_keys().await?;
+            kind.add(store, kind.new_key(unix_now()), true).await?;
+            records = kind.records(store).await?;
         }
-        let keys = Keys::from_records(&records, lead.as_secs() as i64, ttl_secs)?;
+        let keys = Keys::from_records(kind, &records, lead.as_secs() as i64, ttl_secs)?;
         Ok(Self {
+            kind,
             keys: Arc::new(RwLock::new(Arc::new(keys))),
         })
+    }
+
+    pub fn kind(&self) -> KeyKind {
+        self.kind
     }
 
     /// Reloads the keys every `interval`; a failed reload keeps the keys
@@ -86,14 +213,14 @@ impl KeyRing {
             loop {
                 ticker.tick().await;
                 if let Err(error) = ring.reload(store.as_ref()).await {
-                    tracing::warn!(%error, "reloading the identity keys failed");
+                    tracing::warn!(%error, kind = ?ring.kind, "reloading the signing keys failed");
                 }
             }
         });
     }
 
     async fn reload(&self, store: &dyn Store) -> Result<(), StoreError> {
-        let records = store.identity_keys().await?;
+        let records = self.kind.records(store).await?;
         let current = self.snapshot();
         let unchanged = records.len() == current.loaded.len()
             && records
@@ -101,9 +228,10 @@ impl KeyRing {
                 .zip(&current.loaded)
                 .all(|(record, loaded)| record.kid == loaded.kid);
         if !unchanged && !records.is_empty() {
-            let keys = Keys::from_records(&records, current.lead_secs, current.ttl_secs)?;
+            let keys =
+                Keys::from_records(self.kind, &records, current.lead_secs, current.ttl_secs)?;
             *self.keys.write().expect("key ring lock") = Arc::new(keys);
-            tracing::info!(keys = records.len(), "identity keys reloaded");
+            tracing::info!(keys = records.len(), kind = ?self.kind, "signing keys reloaded");
         }
         Ok(())
     }
@@ -113,12 +241,31 @@ impl KeyRing {
     }
 
     /// The compact JWS of `claims`, signed with the key that signs at `now`.
-    pub fn sign(&self, claims: &IdentityClaims<'_>, now: i64) -> String {
+    pub fn sign(&self, claims: &impl serde::Serialize, now: i64) -> String {
         let keys = self.snapshot();
         let key = &keys.loaded[keys.signer(now)];
-        token::compact(&key.encoded_header, claims, |bytes| {
-            key.pair.sign(bytes).as_ref().to_vec()
-        })
+        token::compact(&key.encoded_header, claims, |bytes| key.pair.sign(bytes))
+    }
+
+    /// The claims of a compact JWS that a key of this ring still loaded
+    /// signed, expired or not (an `id_token_hint` may be old); `None` when
+    /// none verifies it.
+    pub fn verify(&self, token: &str) -> Option<serde_json::Value> {
+        let (signed, signature) = token.rsplit_once('.')?;
+        let (header, payload) = signed.split_once('.')?;
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+        if header.get("alg")?.as_str()? != self.kind.alg() {
+            return None;
+        }
+        let kid = header.get("kid")?.as_str()?;
+        let keys = self.snapshot();
+        let key = keys.loaded.iter().find(|key| key.kid == kid)?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+        if !key.pair.verifies(signed.as_bytes(), &signature) {
+            return None;
+        }
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()
     }
 
     /// The kid that signs at `now`.
@@ -127,21 +274,25 @@ impl KeyRing {
         keys.loaded[keys.signer(now)].kid.clone()
     }
 
-    /// The JWK Set published at `now`.
-    pub fn jwk_set(&self, now: i64) -> serde_json::Value {
+    /// The JWKs published at `now`.
+    pub fn published_jwks(&self, now: i64) -> Vec<serde_json::Value> {
         let keys = self.snapshot();
         let times = keys.times();
-        let published: Vec<&serde_json::Value> =
-            published(&times, now, keys.lead_secs, keys.ttl_secs)
-                .into_iter()
-                .map(|index| &keys.loaded[index].jwk)
-                .collect();
-        serde_json::json!({ "keys": published })
+        published(&times, now, keys.lead_secs, keys.ttl_secs)
+            .into_iter()
+            .map(|index| keys.loaded[index].jwk.clone())
+            .collect()
+    }
+
+    /// The JWK Set published at `now`.
+    pub fn jwk_set(&self, now: i64) -> serde_json::Value {
+        serde_json::json!({ "keys": self.published_jwks(now) })
     }
 }
 
 impl Keys {
     fn from_records(
+        kind: KeyKind,
         records: &[IdentityKeyRecord],
         lead_secs: i64,
         ttl_secs: i64,
@@ -150,12 +301,25 @@ impl Keys {
             .iter()
             .map(|record| {
                 // The error says which key, never what is in it.
-                let pair = Ed25519KeyPair::from_pkcs8(&record.private_pkcs8).map_err(|_| {
-                    StoreError::Config(format!("identity key {} is not usable", record.kid))
-                })?;
+                let unusable =
+                    || StoreError::Config(format!("signing key {} is not usable", record.kid));
+                let (pair, jwk) = match kind {
+                    KeyKind::Identity => {
+                        let pair = Ed25519KeyPair::from_pkcs8(&record.private_pkcs8)
+                            .map_err(|_| unusable())?;
+                        let jwk = public_jwk(&record.kid, pair.public_key().as_ref());
+                        (Pair::Ed25519(pair), jwk)
+                    }
+                    KeyKind::Oidc => {
+                        let pair = RsaKeyPair::from_pkcs8(&record.private_pkcs8)
+                            .map_err(|_| unusable())?;
+                        let jwk = rsa_jwk(&record.kid, &pair);
+                        (Pair::Rsa(pair), jwk)
+                    }
+                };
                 Ok(LoadedKey {
-                    encoded_header: token::encoded_header(&record.kid),
-                    jwk: public_jwk(&record.kid, pair.public_key().as_ref()),
+                    encoded_header: token::encoded_header(kind.alg(), &record.kid),
+                    jwk,
                     kid: record.kid.clone(),
                     created_at: record.created_at,
                     pair,
@@ -211,24 +375,25 @@ const KEEP_REPLACED_SECS: i64 = 24 * 60 * 60;
 /// instance at its next reload, signing after the lead) and deletes keys
 /// replaced more than a day ago. Answers the new kid.
 pub async fn rotate(store: &dyn Store, now: i64) -> Result<String, StoreError> {
+    rotate_kind(store, KeyKind::Identity, now).await
+}
+
+/// [`rotate`] for the keys of `kind` (`identity-key rotate --rs256`).
+pub async fn rotate_kind(store: &dyn Store, kind: KeyKind, now: i64) -> Result<String, StoreError> {
     // Keys are ordered by creation second: a rotation in the same second
     // as the newest key is dated one second later, so it sorts after it.
-    let newest = store
-        .identity_keys()
-        .await?
-        .last()
-        .map(|key| key.created_at);
-    let key = new_key(newest.map_or(now, |newest| now.max(newest + 1)));
+    let newest = kind.records(store).await?.last().map(|key| key.created_at);
+    let key = kind.new_key(newest.map_or(now, |newest| now.max(newest + 1)));
     let kid = key.kid.clone();
-    store.add_identity_key(key, false).await?;
-    let records = store.identity_keys().await?;
+    kind.add(store, key, false).await?;
+    let records = kind.records(store).await?;
     let replaced_long_ago = records
         .windows(2)
         .map(|pair| pair[1].created_at)
         .filter(|&successor| successor + KEEP_REPLACED_SECS < now)
         .max();
     if let Some(created_before) = replaced_long_ago {
-        store.remove_identity_keys_before(created_before).await?;
+        kind.remove_before(store, created_before).await?;
     }
     Ok(kid)
 }
@@ -281,6 +446,35 @@ fn thumbprint(public: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes()))
 }
 
+/// RFC 7638 for an RSA key: `e`, `kty`, `n`.
+fn rsa_thumbprint(pair: &RsaKeyPair) -> String {
+    let (n, e) = rsa_public(pair);
+    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes()))
+}
+
+/// The modulus and exponent, base64url without leading zeros (RFC 7518
+/// §6.3.1).
+fn rsa_public(pair: &RsaKeyPair) -> (String, String) {
+    let public = pair.public_key();
+    (
+        URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()),
+        URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()),
+    )
+}
+
+fn rsa_jwk(kid: &str, pair: &RsaKeyPair) -> serde_json::Value {
+    let (n, e) = rsa_public(pair);
+    serde_json::json!({
+        "kty": "RSA",
+        "n": n,
+        "e": e,
+        "kid": kid,
+        "alg": KeyKind::Oidc.alg(),
+        "use": "sig",
+    })
+}
+
 fn public_jwk(kid: &str, public: &[u8]) -> serde_json::Value {
     serde_json::json!({
         "kty": "OKP",
@@ -293,14 +487,20 @@ fn public_jwk(kid: &str, public: &[u8]) -> serde_json::Value {
 }
 
 /// `GET /.well-known/jwks.json`: the public keys apps verify
-/// `X-Payfac-Identity` with.
+/// `X-Payfac-Identity` with, and, with the OpenID Provider on, the RS256
+/// keys of its ID tokens.
 pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    let now = unix_now();
+    let mut keys = state.identity.keys.published_jwks(now);
+    if let Some(provider) = &state.oidc {
+        keys.extend(provider.keys.published_jwks(now));
+    }
     (
         [(
             header::CACHE_CONTROL,
             format!("public, max-age={JWKS_MAX_AGE_SECS}"),
         )],
-        Json(state.identity.keys.jwk_set(unix_now())),
+        Json(serde_json::json!({ "keys": keys })),
     )
 }
 

@@ -26,7 +26,10 @@ use payfac_store::{SessionKey, Store};
 pub use cache::HandoffCache;
 
 pub use headers::{IDENTITY as IDENTITY_HEADER, ISSUED as ISSUED_HEADERS, header_text};
-pub use keys::{JWKS_PATH, KeyRing, jwks, new_key, published, revoke, rotate, signer_index};
+pub use keys::{
+    JWKS_PATH, KeyKind, KeyRing, jwks, new_key, published, revoke, rotate, rotate_kind,
+    signer_index,
+};
 pub use token::{ALGORITHM, IdentityClaims};
 
 /// Who signs, for whom, and for how long: the JWT settings.

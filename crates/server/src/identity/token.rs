@@ -50,15 +50,15 @@ impl<'a> IdentityClaims<'a> {
 }
 
 /// The encoded JOSE header of a key's tokens, computed once per key.
-pub(super) fn encoded_header(kid: &str) -> String {
-    let header = serde_json::json!({"alg": ALGORITHM, "typ": "JWT", "kid": kid});
+pub(super) fn encoded_header(alg: &str, kid: &str) -> String {
+    let header = serde_json::json!({"alg": alg, "typ": "JWT", "kid": kid});
     URL_SAFE_NO_PAD.encode(header.to_string())
 }
 
 /// `header.payload.signature`, signed by `sign`.
 pub(super) fn compact(
     encoded_header: &str,
-    claims: &IdentityClaims<'_>,
+    claims: &impl Serialize,
     sign: impl FnOnce(&[u8]) -> Vec<u8>,
 ) -> String {
     let payload = serde_json::to_vec(claims).expect("claims serialise");

@@ -232,6 +232,7 @@ macro_rules! both {
 }
 
 both!(
+    oidc_clients_are_added_listed_and_removed,
     tokens_guard_every_route,
     merchants_and_keys,
     buyers_lifecycle,
@@ -899,4 +900,86 @@ async fn an_expired_admin_token_is_refused() {
             .is_err(),
         "a non-positive expiry is refused"
     );
+}
+
+/// Issue 30: the OpenID Provider's clients through the API, audited,
+/// never showing a secret again.
+async fn oidc_clients_are_added_listed_and_removed(app: AdminApp) {
+    let path = "/admin/v1/oidc-clients";
+    let (status, added) = app
+        .call(
+            Method::POST,
+            path,
+            Some(json!({
+                "name": "Help desk",
+                "redirectUris": ["https://help.example/cb"],
+                "postLogoutRedirectUris": ["https://help.example/bye"],
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{added}");
+    let id = added["clientId"].as_str().unwrap().to_owned();
+    let secret = added["clientSecret"].as_str().unwrap().to_owned();
+    let (status, public) = app
+        .call(
+            Method::POST,
+            path,
+            Some(json!({"name": "App", "redirectUris": ["com.example.app:/cb"], "public": true, "idTokenAlg": "EdDSA"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert!(public.get("clientSecret").is_none(), "{public}");
+    for bad in [
+        json!({"name": "x", "redirectUris": ["http://help.example/cb"]}),
+        json!({"name": "x", "redirectUris": []}),
+        json!({"name": "x", "redirectUris": ["https://a.example/"], "idTokenAlg": "HS256"}),
+        json!({"name": "x", "redirectUris": ["https://a.example/"], "secret": "mine"}),
+    ] {
+        let (status, _) = app.call(Method::POST, path, Some(bad.clone())).await;
+        assert_eq!(status, 422, "{bad}");
+    }
+    let (status, listed) = app.call(Method::GET, path, None).await;
+    assert_eq!(status, 200);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["clientId"], id.as_str());
+    assert_eq!(listed[0]["public"], false);
+    assert_eq!(listed[0]["idTokenAlg"], "RS256");
+    assert_eq!(
+        listed[0]["postLogoutRedirectUris"],
+        json!(["https://help.example/bye"])
+    );
+    assert_eq!(listed[1]["idTokenAlg"], "EdDSA");
+    let (status, removed) = app
+        .call(Method::DELETE, &format!("{path}/{id}"), None)
+        .await;
+    assert_eq!(
+        (status, removed),
+        (200, json!({"clientId": id, "removed": true}))
+    );
+    let (status, _) = app
+        .call(Method::DELETE, &format!("{path}/{id}"), None)
+        .await;
+    assert_eq!(status, 404);
+    let (_, audit) = app.call(Method::GET, "/admin/v1/audit", None).await;
+    let text = audit.to_string();
+    assert!(!text.contains(&secret), "no secret in the audit");
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "oidc_client.add").count(),
+        2
+    );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "oidc_client.remove")
+            .count(),
+        2
+    );
+    assert!(text.contains(&format!("{id} (Help desk)")), "{text}");
 }

@@ -61,10 +61,19 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("payfac.db").display());
+    spawn_app_on(dir, &url, adjust).await
+}
+
+/// The app on the database `url` names (`dir` is kept for the test's
+/// files; `db_path` is the SQLite file a `sqlite://` URL in it would be).
+pub async fn spawn_app_on(
+    dir: tempfile::TempDir,
+    url: &str,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
     let db_path = dir.path().join("payfac.db");
-    let store = payfac_store::open(&format!("sqlite://{}", db_path.display()))
-        .await
-        .unwrap();
+    let store = payfac_store::open(url).await.unwrap();
     let (key, public) = vector_keys();
     store
         .add_merchant(&MerchantId::parse(MERCHANT).unwrap(), stored(&public))

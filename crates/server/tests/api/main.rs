@@ -10,6 +10,7 @@ mod consent;
 mod forward_auth;
 mod gateway;
 mod identity_keys;
+mod oidc;
 mod openapi;
 mod overload;
 mod pages;

@@ -1,19 +1,43 @@
-//! The identity-signing keys: a handful of rows, read by every instance's
-//! key ring and written only at first start and by `identity-key rotate`.
+//! The signing keys: a handful of rows, read by every instance's key ring
+//! and written only at first start and by a rotation. The same statements
+//! serve the Ed25519 identity keys and the OpenID Provider's RS256 keys:
+//! `table` is [`IDENTITY`] or [`OIDC`].
 
 use deadpool_postgres::Pool;
 
 use crate::{IdentityKeyRecord, StoreError};
 
-/// Serialises first-start inserts of instances starting at once
-/// ("payfacid" in ASCII); per database, like the migrator's lock.
-const FIRST_KEY_LOCK: i64 = 0x7061_7966_6163_6964;
+/// A key table, with the advisory lock that serialises its first-start
+/// inserts of instances starting at once (per database, like the
+/// migrator's lock).
+pub(super) struct KeyTable {
+    name: &'static str,
+    first_key_lock: i64,
+}
 
-pub(super) async fn identity_keys(pool: &Pool) -> Result<Vec<IdentityKeyRecord>, StoreError> {
+/// "payfacid" in ASCII.
+pub(super) const IDENTITY: KeyTable = KeyTable {
+    name: "identity_keys",
+    first_key_lock: 0x7061_7966_6163_6964,
+};
+
+/// "payfacop" in ASCII.
+pub(super) const OIDC: KeyTable = KeyTable {
+    name: "oidc_keys",
+    first_key_lock: 0x7061_7966_6163_6f70,
+};
+
+pub(super) async fn identity_keys(
+    pool: &Pool,
+    table: &KeyTable,
+) -> Result<Vec<IdentityKeyRecord>, StoreError> {
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT kid, private_pkcs8, created_at FROM identity_keys ORDER BY created_at, kid",
+            &format!(
+                "SELECT kid, private_pkcs8, created_at FROM {} ORDER BY created_at, kid",
+                table.name
+            ),
             &[],
         )
         .await?;
@@ -32,6 +56,7 @@ pub(super) async fn identity_keys(pool: &Pool) -> Result<Vec<IdentityKeyRecord>,
 /// emptiness check and the insert one step across instances.
 pub(super) async fn add_identity_key(
     pool: &Pool,
+    table: &KeyTable,
     key: &IdentityKeyRecord,
     only_if_none: bool,
 ) -> Result<bool, StoreError> {
@@ -39,10 +64,13 @@ pub(super) async fn add_identity_key(
     let transaction = client.transaction().await?;
     if only_if_none {
         transaction
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&FIRST_KEY_LOCK])
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&table.first_key_lock])
             .await?;
         let any: bool = transaction
-            .query_one("SELECT EXISTS (SELECT 1 FROM identity_keys)", &[])
+            .query_one(
+                &format!("SELECT EXISTS (SELECT 1 FROM {})", table.name),
+                &[],
+            )
             .await?
             .try_get(0)?;
         if any {
@@ -51,7 +79,10 @@ pub(super) async fn add_identity_key(
     }
     transaction
         .execute(
-            "INSERT INTO identity_keys (kid, private_pkcs8, created_at) VALUES ($1, $2, $3)",
+            &format!(
+                "INSERT INTO {} (kid, private_pkcs8, created_at) VALUES ($1, $2, $3)",
+                table.name
+            ),
             &[&key.kid, &key.private_pkcs8, &key.created_at],
         )
         .await?;
@@ -61,13 +92,17 @@ pub(super) async fn add_identity_key(
 
 pub(super) async fn remove_identity_keys_before(
     pool: &Pool,
+    table: &KeyTable,
     created_before: i64,
 ) -> Result<u64, StoreError> {
     let client = pool.get().await?;
+    let name = table.name;
     Ok(client
         .execute(
-            "DELETE FROM identity_keys WHERE created_at < $1
-               AND kid <> (SELECT kid FROM identity_keys ORDER BY created_at DESC, kid DESC LIMIT 1)",
+            &format!(
+                "DELETE FROM {name} WHERE created_at < $1
+                   AND kid <> (SELECT kid FROM {name} ORDER BY created_at DESC, kid DESC LIMIT 1)"
+            ),
             &[&created_before],
         )
         .await?)

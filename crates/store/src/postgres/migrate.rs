@@ -41,6 +41,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "admin_token_expiry",
         include_str!("migrations/009_admin_token_expiry.sql"),
     ),
+    (
+        "oidc_provider",
+        include_str!("migrations/010_oidc_provider.sql"),
+    ),
 ];
 
 /// Advisory lock key of the migrator ("payfac" in ASCII). Advisory locks

@@ -26,6 +26,7 @@ mod channel_binding;
 mod connect;
 mod identity_keys;
 mod migrate;
+mod oidc;
 mod operator;
 mod purge;
 mod redeem;
@@ -131,7 +132,7 @@ impl Store for PostgresStore {
     }
 
     async fn identity_keys(&self) -> Result<Vec<IdentityKeyRecord>, StoreError> {
-        identity_keys::identity_keys(&self.pool).await
+        identity_keys::identity_keys(&self.pool, &identity_keys::IDENTITY).await
     }
 
     async fn add_identity_key(
@@ -139,7 +140,8 @@ impl Store for PostgresStore {
         key: IdentityKeyRecord,
         only_if_none: bool,
     ) -> Result<bool, StoreError> {
-        identity_keys::add_identity_key(&self.pool, &key, only_if_none).await
+        identity_keys::add_identity_key(&self.pool, &identity_keys::IDENTITY, &key, only_if_none)
+            .await
     }
 
     async fn revoke_identity_key(
@@ -151,6 +153,11 @@ impl Store for PostgresStore {
     }
 
     async fn remove_identity_keys_before(&self, created_before: i64) -> Result<u64, StoreError> {
-        identity_keys::remove_identity_keys_before(&self.pool, created_before).await
+        identity_keys::remove_identity_keys_before(
+            &self.pool,
+            &identity_keys::IDENTITY,
+            created_before,
+        )
+        .await
     }
 }

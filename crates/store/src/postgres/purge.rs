@@ -39,6 +39,7 @@ pub(super) async fn purge_expired(
     let client = pool.get().await?;
     let statement = client.prepare_cached(PURGE).await?;
     let row = client.query_one(&statement, &[&now, &batch]).await?;
+    super::oidc::purge(&client, now, batch).await?;
     let count = |index: usize| -> Result<u64, tokio_postgres::Error> {
         Ok(row.try_get::<_, i64>(index)?.max(0) as u64)
     };

@@ -37,6 +37,10 @@ pub(super) const MIGRATIONS: &[(&str, &str)] = &[
         "admin_token_expiry",
         include_str!("migrations/009_admin_token_expiry.sql"),
     ),
+    (
+        "oidc_provider",
+        include_str!("migrations/010_oidc_provider.sql"),
+    ),
 ];
 
 /// Applies the missing migrations and answers which it applied.

@@ -12,6 +12,7 @@ mod connect;
 mod identity_keys;
 mod migrate;
 mod nonces;
+mod oidc;
 mod operator;
 mod purge;
 mod readers;
@@ -173,7 +174,9 @@ impl Store for SqliteStore {
     }
 
     async fn identity_keys(&self) -> Result<Vec<IdentityKeyRecord>, StoreError> {
-        self.readers.read(identity_keys::identity_keys).await
+        self.readers
+            .read(|connection| identity_keys::identity_keys(connection, identity_keys::IDENTITY))
+            .await
     }
 
     async fn add_identity_key(
@@ -185,6 +188,7 @@ impl Store for SqliteStore {
             .write(move |connection| {
                 Ok::<_, StoreError>(identity_keys::add_identity_key(
                     connection,
+                    identity_keys::IDENTITY,
                     &key,
                     only_if_none,
                 )?)
@@ -214,6 +218,7 @@ impl Store for SqliteStore {
             .write(move |connection| {
                 Ok::<_, StoreError>(identity_keys::remove_identity_keys_before(
                     connection,
+                    identity_keys::IDENTITY,
                     created_before,
                 )?)
             })

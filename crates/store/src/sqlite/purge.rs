@@ -40,6 +40,7 @@ pub(super) fn purge_expired(
              (SELECT id FROM sessions WHERE expires_at < ?1 LIMIT ?2)",
         )?
         .execute(params![now, batch])?;
+    super::oidc::purge(connection, now, batch)?;
     Ok(PurgeCounts {
         nonces: nonces as u64,
         codes,
