@@ -23,6 +23,7 @@ export const env = ready
     merchantKey: need('OIDC_MERCHANT_KEY'),
     callback: need('OIDC_CALLBACK'),
     apache: process.env.OIDC_APACHE ?? '',
+    apacheLog: process.env.OIDC_APACHE_LOG ?? '',
     // { confidential, other, public, eddsa, apache }: { clientId, clientSecret? }
     clients: JSON.parse(readFileSync(need('OIDC_CLIENTS'), 'utf8')),
   }

@@ -113,7 +113,7 @@ fi
 
 export PAYFAC_BIN="$payfac" OIDC_ISSUER="$issuer" OIDC_MERCHANT=OIDC \
   OIDC_MERCHANT_KEY="$scratch/merchant.key.pem" OIDC_CLIENTS="$scratch/clients.json" \
-  OIDC_CALLBACK="$callback" OIDC_APACHE="$apache"
+  OIDC_CALLBACK="$callback" OIDC_APACHE="$apache" OIDC_APACHE_LOG="$adir/error.log"
 
 passed=0 failed=0
 set +e
