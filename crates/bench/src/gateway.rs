@@ -62,6 +62,11 @@ impl Side {
     /// `client` the load generator, `storefront` the upstream), and the
     /// share of the machine other processes took.
     pub fn cpu_line(&self) -> String {
+        self.cpu_line_per("request")
+    }
+
+    /// The same, per `unit` (`request`, `flow`).
+    pub fn cpu_line_per(&self, unit: &str) -> String {
         let requests = self.requests.max(1) as f64;
         let parts: Vec<String> = self
             .cpu
@@ -70,7 +75,7 @@ impl Side {
             .map(|(name, seconds)| format!("{name} {:.1}", seconds * 1e6 / requests))
             .collect();
         format!(
-            "    CPU µs per request: {}; other processes {:.0}% of the machine",
+            "    CPU µs per {unit}: {}; other processes {:.0}% of the machine",
             parts.join(", "),
             self.cpu.others * 100.0
         )

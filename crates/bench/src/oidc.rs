@@ -45,7 +45,7 @@ use payfac_server::{Application, Config};
 use crate::gateway::{Sender, Side, Step, drive, sign_in_on};
 use crate::oidc_reference::ReferenceProvider;
 use crate::phases::quiet;
-use crate::{Args, Setup};
+use crate::{Args, BackendKind, Setup};
 
 /// RFC 7636 Appendix B's verifier and its S256 challenge.
 const PKCE_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -254,7 +254,10 @@ pub fn run(
 
     let sides = client_rt.block_on(async {
         let payfac = Target {
-            label: format!("payfac ({:?} store)", args.backend),
+            label: match args.backend {
+                BackendKind::Sqlite => "payfac (SQLite)".into(),
+                BackendKind::Postgres => "payfac (PostgreSQL)".into(),
+            },
             address,
             client_id,
             client_secret,
@@ -281,7 +284,7 @@ pub fn run(
             quiet(args).await;
             let side = measure(&target, args.connections, duration).await?;
             eprintln!("{}", side.line_in(&target.label, "flows/s"));
-            eprintln!("{}", side.cpu_line());
+            eprintln!("{}", side.cpu_line_per("flow"));
             sides.push((target.label, side));
         }
         anyhow::Ok(sides)
@@ -324,7 +327,7 @@ fn report(args: &Args, sides: &[(String, Side)]) {
     );
     for (label, side) in sides {
         println!("{}", side.line_in(label, "flows/s"));
-        println!("{}", side.cpu_line());
+        println!("{}", side.cpu_line_per("flow"));
     }
     println!("payfac ÷ oidc-provider = {ratio:.2} (target > 1)");
     println!(
