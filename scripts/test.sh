@@ -12,17 +12,18 @@ cd "$(dirname "$0")/.."
 source scripts/test-postgres.sh
 scratch=
 server_pid=
-# Tests leave nothing behind: a payfac, nginx or Caddy process that one of
-# them started and that is still running when they are done fails the run
-# (and is stopped). Ours are this checkout's payfac binary and the proxies
-# the tests run from temporary directories; others on the machine, and
-# those running before the tests started, are not looked at.
+# Tests leave nothing behind: a payfac, nginx, Caddy or Apache process
+# that one of them started and that is still running when they are done
+# fails the run (and is stopped). Ours are this checkout's payfac binary
+# and the proxies and Apache the tests run from temporary directories;
+# others on the machine, and those running before the tests started, are
+# not looked at.
 own_binaries="${CARGO_TARGET_DIR:-$PWD/target}"
 servers() {
   for pid in $(pgrep -x payfac || true); do
     case "$(readlink "/proc/$pid/exe" 2>/dev/null)" in "$own_binaries"/*) echo "$pid" ;; esac
   done
-  for pid in $(pgrep -x nginx || true) $(pgrep -x caddy || true); do
+  for pid in $(pgrep -x nginx || true) $(pgrep -x caddy || true) $(pgrep -x apache2 || true); do
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "${TMPDIR:-/tmp}/" && echo "$pid"
   done
   true
@@ -150,6 +151,16 @@ tests/proxies/run.sh "$payfac"
 # The API Playground in headless Chromium: the page's signer against the
 # vectors, and the whole flow against a running payfac.
 PAYFAC_BIN="$payfac" tests/browser/run.sh
+
+# payfac as an OpenID Provider (docs/OIDC.md) under relying parties nobody
+# here wrote: node's openid-client, Python's authlib, and Apache
+# mod_auth_openidc in front of a CGI app driven by headless Chromium
+# (apache2, the module, authlib and openid-client installed when missing).
+# The same run has a one-second payfac-bench --oidc, whose binary cargo
+# test does not link; the same targets and features as cargo test above,
+# so nothing is compiled again.
+cargo build -q --workspace --all-targets
+tests/oidc/run.sh "$payfac"
 
 # ---- The operator's production kit (docs/DEPLOY.md, docs/OPERATIONS.md):
 # the systemd unit under systemd-analyze (verify and the offline security

@@ -136,6 +136,22 @@ pub struct Args {
     /// /healthz, in one run.
     #[arg(long)]
     pub forward_auth: bool,
+    /// Instead of the timed phases: the OpenID Connect code flow of a
+    /// signed-in buyer (authorize + token + userinfo) per second against
+    /// payfac's provider and node's oidc-provider, in one run.
+    #[arg(long)]
+    pub oidc: bool,
+    /// OIDC mode: the node binary that runs the reference provider.
+    #[arg(long, value_name = "PATH", default_value = "node")]
+    pub node: PathBuf,
+    /// OIDC mode: the reference provider's script (its directory holds
+    /// oidc-provider in node_modules: `npm ci` there).
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/oidc/reference-provider.mjs")
+    )]
+    pub oidc_reference: PathBuf,
     /// Instead of a benchmark: sign `--count` user-sync requests for new
     /// buyers of `--merchant` with `--merchant-key` and write them to FILE,
     /// one a line, for an outside load generator (scripts/wrk/user-sync.lua).

@@ -12,13 +12,17 @@
 //! storefront answers `x-identity: yes` only when it received the token,
 //! and the bench counts any other answer as an error.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
 use hyper::header::{COOKIE, HOST, HeaderValue, SET_COOKIE};
 use hyper::{Request, StatusCode};
 use payfac_server::{Application, Config};
@@ -29,18 +33,18 @@ use crate::{Args, Setup, presign};
 
 const PAGE_PATH: &str = "/catalog/page";
 
-/// What one side measured.
-struct Side {
-    requests: u64,
-    errors: u64,
-    elapsed: Duration,
-    histogram: Histogram<u64>,
+/// What one side measured (a request, or a whole flow for `--oidc`).
+pub struct Side {
+    pub requests: u64,
+    pub errors: u64,
+    pub elapsed: Duration,
+    pub histogram: Histogram<u64>,
     /// CPU of the run, by thread name: where each request's cost goes.
-    cpu: crate::cpu::Usage,
+    pub cpu: crate::cpu::Usage,
 }
 
 impl Side {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             requests: 0,
             errors: 0,
@@ -50,14 +54,19 @@ impl Side {
         }
     }
 
-    fn rate(&self) -> f64 {
+    pub fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
 
     /// CPU microseconds per request by thread group (`server` is payfac,
     /// `client` the load generator, `storefront` the upstream), and the
     /// share of the machine other processes took.
-    fn cpu_line(&self) -> String {
+    pub fn cpu_line(&self) -> String {
+        self.cpu_line_per("request")
+    }
+
+    /// The same, per `unit` (`request`, `flow`).
+    pub fn cpu_line_per(&self, unit: &str) -> String {
         let requests = self.requests.max(1) as f64;
         let parts: Vec<String> = self
             .cpu
@@ -66,16 +75,21 @@ impl Side {
             .map(|(name, seconds)| format!("{name} {:.1}", seconds * 1e6 / requests))
             .collect();
         format!(
-            "    CPU µs per request: {}; other processes {:.0}% of the machine",
+            "    CPU µs per {unit}: {}; other processes {:.0}% of the machine",
             parts.join(", "),
             self.cpu.others * 100.0
         )
     }
 
     fn line(&self, label: &str) -> String {
+        self.line_in(label, "req/s")
+    }
+
+    /// The line with the rate in `unit` (`req/s`, `flows/s`).
+    pub fn line_in(&self, label: &str, unit: &str) -> String {
         let ms = |q: f64| self.histogram.value_at_quantile(q) as f64 / 1000.0;
         format!(
-            "{label:<28} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
+            "{label:<28} {:>9.0} {unit}  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
             self.rate(),
             ms(0.5),
             ms(0.99),
@@ -229,7 +243,7 @@ async fn sign_in(
 }
 
 /// The same, with the code on `path`.
-async fn sign_in_on(
+pub async fn sign_in_on(
     setup: &Setup,
     gateway: SocketAddr,
     path: &str,
@@ -305,6 +319,55 @@ async fn measure_path(
     check: Check,
 ) -> anyhow::Result<Side> {
     let host = HeaderValue::from_str(&address.to_string())?;
+    let cookies = cookies.cloned().map(Arc::new);
+    let step: Step = Arc::new(move |index, mut sender| {
+        let host = host.clone();
+        let cookie = cookies
+            .as_ref()
+            .map(|cookies| cookies[index % cookies.len()].clone());
+        Box::pin(async move {
+            let mut request = Request::get(path).header(HOST, host);
+            if let Some(cookie) = &cookie {
+                request = request.header(COOKIE, cookie.clone());
+            }
+            let request = request
+                .body(Full::new(Bytes::new()))
+                .expect("valid request");
+            let ok = async {
+                sender.ready().await?;
+                let response = sender.send_request(request).await?;
+                let good = check(&response, cookie.is_some());
+                response.into_body().collect().await?;
+                anyhow::Ok(good)
+            }
+            .await;
+            (sender, ok)
+        })
+    });
+    drive(address, connections, duration, step).await
+}
+
+/// A keep-alive HTTP/1.1 connection of the load generator.
+pub type Sender = SendRequest<Full<Bytes>>;
+
+/// One unit of measured work on connection `index` (a request, or a flow
+/// of several): gives the connection back with whether every answer was
+/// the expected one; `Err` is a broken connection.
+pub type Step = Arc<
+    dyn Fn(usize, Sender) -> Pin<Box<dyn Future<Output = (Sender, anyhow::Result<bool>)> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// `connections` keep-alive connections to `address`, each repeating
+/// `step` until `duration` is over; the latencies are the steps'. A broken
+/// connection counts as an error and is replaced.
+pub async fn drive(
+    address: SocketAddr,
+    connections: usize,
+    duration: Duration,
+    step: Step,
+) -> anyhow::Result<Side> {
     let mut senders = Vec::with_capacity(connections);
     for _ in 0..connections {
         senders.push(connect(address).await?);
@@ -313,40 +376,29 @@ async fn measure_path(
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
-    for (index, mut sender) in senders.into_iter().enumerate() {
-        let host = host.clone();
-        let cookie = cookies.map(|cookies| cookies[index % cookies.len()].clone());
+    for (index, sender) in senders.into_iter().enumerate() {
+        let step = step.clone();
         tasks.push(tokio::spawn(async move {
             let mut side = Side::new();
-            while Instant::now() < deadline {
-                let mut request = Request::get(path).header(HOST, host.clone());
-                if let Some(cookie) = &cookie {
-                    request = request.header(COOKIE, cookie.clone());
+            let mut sender = Some(sender);
+            while let Some(current) = sender.take() {
+                if Instant::now() >= deadline {
+                    break;
                 }
-                let request = request
-                    .body(Full::new(Bytes::new()))
-                    .expect("valid request");
                 let begun = Instant::now();
-                let ok = async {
-                    sender.ready().await?;
-                    let response = sender.send_request(request).await?;
-                    let good = check(&response, cookie.is_some());
-                    response.into_body().collect().await?;
-                    anyhow::Ok(good)
-                }
-                .await;
+                let (back, ok) = step(index, current).await;
                 side.histogram
                     .saturating_record((begun.elapsed().as_micros() as u64).max(1));
                 side.requests += 1;
                 match ok {
-                    Ok(true) => {}
-                    Ok(false) => side.errors += 1,
+                    Ok(true) => sender = Some(back),
+                    Ok(false) => {
+                        side.errors += 1;
+                        sender = Some(back);
+                    }
                     Err(_) => {
                         side.errors += 1;
-                        match connect(address).await {
-                            Ok(fresh) => sender = fresh,
-                            Err(_) => break,
-                        }
+                        sender = connect(address).await.ok();
                     }
                 }
             }

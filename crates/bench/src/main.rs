@@ -19,6 +19,8 @@ mod export;
 mod flags;
 mod gateway;
 mod load;
+mod oidc;
+mod oidc_reference;
 mod phases;
 mod presign;
 mod reference_proxy;
@@ -109,6 +111,10 @@ fn run_with_backend(
     };
     if args.forward_auth {
         gateway::run_forward_auth(args, &setup, server_rt, client_rt)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.oidc {
+        oidc::run(args, &setup, server_rt, client_rt)?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.gateway {
