@@ -74,7 +74,7 @@ impl IntoResponse for TokenError {
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let provider = match provider(&state) {
         Ok(provider) => provider,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let form = headers
         .get(header::CONTENT_TYPE)
