@@ -79,7 +79,7 @@ impl Reply<'_> {
 async fn authorize(state: &AppState, headers: &HeaderMap, encoded: &[u8]) -> Response {
     let provider = match provider(state) {
         Ok(provider) => provider,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let (params, repeated) = parameters(encoded);
     if repeated
@@ -124,7 +124,7 @@ async fn authorize(state: &AppState, headers: &HeaderMap, encoded: &[u8]) -> Res
             reply.send(&[("code", &code)])
         }
         Err(Refusal::Oauth(error, description)) => reply.error(error, description),
-        Err(Refusal::Unavailable(response)) => response,
+        Err(Refusal::Unavailable(response)) => *response,
     }
 }
 
@@ -132,7 +132,7 @@ enum Refusal {
     /// An OAuth error for the client.
     Oauth(&'static str, &'static str),
     /// Storage failed: 503, nothing redirected.
-    Unavailable(Response),
+    Unavailable(Box<Response>),
 }
 
 fn oauth(error: &'static str, description: &'static str) -> Refusal {
@@ -210,7 +210,7 @@ async fn grant(
     };
     let signed_in = super::signed_in(state, headers)
         .await
-        .map_err(|error| Refusal::Unavailable(super::unavailable(&error)))?;
+        .map_err(|error| Refusal::Unavailable(Box::new(super::unavailable(&error))))?;
     let Some((session_key, session)) = signed_in else {
         return Err(oauth(
             "login_required",
@@ -246,7 +246,7 @@ async fn grant(
         .store
         .add_oidc_code(stored)
         .await
-        .map_err(|error| Refusal::Unavailable(super::unavailable(&error)))?;
+        .map_err(|error| Refusal::Unavailable(Box::new(super::unavailable(&error))))?;
     Ok(code)
 }
 

@@ -35,7 +35,7 @@ pub const CLAIMS: [&str; 15] = [
 pub async fn document(State(state): State<AppState>) -> Response {
     let provider = match provider(&state) {
         Ok(provider) => provider,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let document = json!({
         "issuer": provider.issuer,

@@ -49,7 +49,7 @@ pub async fn by_form(State(state): State<AppState>, headers: HeaderMap, body: By
 async fn logout(state: &AppState, headers: &HeaderMap, method: Method, encoded: &[u8]) -> Response {
     let provider = match provider(state) {
         Ok(provider) => provider,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let (params, repeated) = parameters(encoded);
     if repeated.is_some() {

@@ -67,11 +67,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The provider, or the 404 every path answers while it is off.
-fn provider(state: &AppState) -> Result<&Provider, Response> {
+fn provider(state: &AppState) -> Result<&Provider, Box<Response>> {
     state
         .oidc
         .as_ref()
-        .ok_or_else(|| no_store(StatusCode::NOT_FOUND.into_response()))
+        .ok_or_else(|| Box::new(no_store(StatusCode::NOT_FOUND.into_response())))
 }
 
 /// The browser's live, confirmed payfac session and its buyer. The one

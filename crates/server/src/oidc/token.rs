@@ -93,7 +93,7 @@ pub async fn token(
 async fn exchange(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Response {
     let provider = match provider(state) {
         Ok(provider) => provider,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let form = headers
         .get(header::CONTENT_TYPE)

@@ -17,7 +17,7 @@ use crate::AppState;
 
 pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(response) = provider(&state) {
-        return response;
+        return *response;
     }
     let token = headers
         .get(header::AUTHORIZATION)

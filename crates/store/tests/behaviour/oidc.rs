@@ -73,6 +73,9 @@ fn redemption(code: &str, client_id: &str, now: i64) -> (OidcCodeRedemption, Sec
     )
 }
 
+/// A change that makes a redemption wrong.
+type Spoil = fn(&mut OidcCodeRedemption);
+
 async fn redeemed(t: &TestStore, r: OidcCodeRedemption) -> Result<OidcGrant, OidcCodeRefusal> {
     t.store.redeem_oidc_code(r).await.unwrap()
 }
@@ -129,7 +132,7 @@ on_both_stores! {
         t.store.add_oidc_client(client("a", false)).await.unwrap();
         t.store.add_oidc_client(client("b", false)).await.unwrap();
         let session = session(t, "U1").await;
-        let spoil: [(&str, fn(&mut OidcCodeRedemption)); 4] = [
+        let spoil: [(&str, Spoil); 4] = [
             ("other client", |r| r.client_id = "b".into()),
             ("other redirect", |r| r.redirect_uri = "https://a.example/cb/".into()),
             ("wrong verifier", |r| r.verifier_challenge = Some("challengf".into())),
