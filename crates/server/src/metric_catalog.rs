@@ -28,7 +28,7 @@ pub const MERCHANT_ROUTE: &str = "/pay-fac/{merchant}/{version}/user";
 pub const MERCHANT_CODES: [&str; 5] = ["0000", "10001", "10002", "10003", "10004"];
 
 /// Counters without labels.
-const PLAIN: [&str; 8] = [
+const PLAIN: [&str; 10] = [
     "payfac_codes_issued_total",
     "payfac_codes_redeemed_total",
     "payfac_codes_expired_total",
@@ -37,6 +37,8 @@ const PLAIN: [&str; 8] = [
     "payfac_sign_ins_pending_consent_total",
     "payfac_consent_refused_total",
     "payfac_logouts_refused_total",
+    "payfac_oidc_logouts_total",
+    "payfac_oidc_logouts_refused_total",
 ];
 
 /// Registers every process-wide series at 0 (or leaves it as it is when it
@@ -54,7 +56,7 @@ pub fn register_at_zero() {
         metrics::counter!("payfac_purged_rows_total", "table" => table).increment(0);
     }
     metrics::counter!("payfac_rate_limited_total", "limit" => "merchant_calls").increment(0);
-    for kind in ["merchant_api", "sign_in"] {
+    for kind in ["merchant_api", "sign_in", "oidc_token"] {
         metrics::counter!("payfac_rate_limited_total", "limit" => "client_failures", "kind" => kind)
             .increment(0);
     }
@@ -67,6 +69,7 @@ pub fn register_at_zero() {
     ] {
         metrics::counter!("payfac_forward_auth_total", "answer" => answer).increment(0);
     }
+    register_oidc_at_zero();
     metrics::counter!("payfac_upstream_refused_total", "reason" => "get_with_body").increment(0);
     for failure in UpstreamFailure::ALL {
         metrics::counter!("payfac_upstream_errors_total", "reason" => failure.reason())
@@ -81,6 +84,33 @@ pub fn register_at_zero() {
     .increment(0);
     metrics::gauge!("payfac_http_requests_in_flight").increment(0.0);
     metrics::gauge!("payfac_connections_open").increment(0.0);
+}
+
+/// The OpenID Provider's series: the usual outcomes of each endpoint (an
+/// error code not listed here appears when it is first counted).
+fn register_oidc_at_zero() {
+    for outcome in [
+        "code",
+        "login_required",
+        "unknown_client",
+        "unknown_redirect_uri",
+    ] {
+        metrics::counter!("payfac_oidc_authorize_total", "outcome" => outcome).increment(0);
+    }
+    for outcome in [
+        "issued",
+        "invalid_grant",
+        "invalid_client",
+        "invalid_request",
+    ] {
+        metrics::counter!("payfac_oidc_token_total", "outcome" => outcome).increment(0);
+    }
+    for reason in ["unknown", "reused", "expired", "mismatch"] {
+        metrics::counter!("payfac_oidc_codes_refused_total", "reason" => reason).increment(0);
+    }
+    for outcome in ["ok", "refused"] {
+        metrics::counter!("payfac_oidc_userinfo_total", "outcome" => outcome).increment(0);
+    }
 }
 
 /// Registers a merchant's series at 0: its calls by result code and its
