@@ -80,6 +80,8 @@ scripts/gen-vectors.py --check
 cargo test --workspace --all-targets --no-run
 shm_before=$(ls /dev/shm 2>/dev/null | grep -i faketime || true)
 rust_tmp=$(mktemp -d)
+# As /tmp is: the throwaway PostgreSQL clusters run as the postgres user.
+chmod 1777 "$rust_tmp"
 TMPDIR="$rust_tmp" cargo test --workspace --all-targets -- --include-ignored
 if [ -n "$(ls -A "$rust_tmp")" ]; then
   echo "test.sh: the Rust tests left files in their temporary directory $rust_tmp:" >&2
