@@ -83,12 +83,19 @@ rust_tmp=$(mktemp -d)
 # As /tmp is: the throwaway PostgreSQL clusters run as the postgres user.
 chmod 1777 "$rust_tmp"
 TMPDIR="$rust_tmp" cargo test --workspace --all-targets -- --include-ignored
-if [ -n "$(ls -A "$rust_tmp")" ]; then
+# A SQLite store's background threads can still hold their connection
+# while the test's TempDir is removed: its -wal and -shm files (and so
+# their directory) may then outlive the test by a moment. Those are named
+# here; anything else left fails the run.
+left=$(find "$rust_tmp" -mindepth 1 ! -type d ! -name '*-wal' ! -name '*-shm')
+if [ -n "$left" ]; then
   echo "test.sh: the Rust tests left files in their temporary directory $rust_tmp:" >&2
-  ls -lA "$rust_tmp" >&2
+  echo "$left" >&2
   exit 1
 fi
-rmdir "$rust_tmp"
+straggling=$(find "$rust_tmp" -mindepth 1)
+[ -z "$straggling" ] || echo "test.sh: note: SQLite side files or empty directories left: $straggling" >&2
+rm -rf "$rust_tmp"
 shm_left=$(comm -13 <(echo "$shm_before") <(ls /dev/shm 2>/dev/null | grep -i faketime || true) | grep . || true)
 if [ -n "$shm_left" ]; then
   echo "test.sh: libfaketime left shared memory behind: $shm_left" >&2
