@@ -88,27 +88,15 @@ async fn signed_in(
     Ok(session.map(|session| (key, session)))
 }
 
-/// Ends the browser's session as payfac's own logout does, clearing the
-/// cookies it presented.
+/// Ends the browser's session as payfac's own logout does
+/// (`signin::end_session`).
 async fn sign_out(
     state: &AppState,
     headers: &HeaderMap,
     response: &mut Response,
 ) -> Result<(), StoreError> {
-    if let Some(key) = crate::scope::presented_session(headers, state) {
-        state.identity.cache.forget(key.id.0);
-        state.store.end_session(key).await?;
-    }
-    let insecure = state.config.insecure_cookies;
-    for name in crate::boundary::cookies::ISSUED {
-        if crate::boundary::cookies::presented(headers, name) {
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                crate::boundary::cookies::clear(name, insecure),
-            );
-        }
-    }
-    Ok(())
+    let session = crate::scope::presented_session(headers, state);
+    crate::signin::end_session(state, session, headers, response).await
 }
 
 /// Parameters of a query or form, by their first value, and the name of

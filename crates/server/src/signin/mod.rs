@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use crate::AppState;
 
 pub use code::{SignIn, redeem_code_in_query, sign_in, sign_in_response};
-pub use session::{CurrentBuyer, logout, me};
+pub use session::{CurrentBuyer, end_session, logout, me};
 
 /// payfac's own buyer routes, under its prefix so they never shadow a
 /// path of the platform's storefront.

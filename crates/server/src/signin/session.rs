@@ -68,25 +68,41 @@ pub async fn logout(State(state): State<AppState>, scope: Scope, headers: Header
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return response;
     }
-    if let Some(key) = scope.session {
-        // This instance stops handing the session to the storefront at once.
-        state.identity.cache.forget(key.id.0);
-        if let Err(error) = state.store.end_session(key).await {
-            tracing::error!(%error, "ending a session failed");
-            return (StatusCode::SERVICE_UNAVAILABLE, "Please try again.").into_response();
-        }
-    }
     let mut response = StatusCode::SEE_OTHER.into_response();
-    let insecure = state.config.insecure_cookies;
+    if let Err(error) = end_session(&state, scope.session, &headers, &mut response).await {
+        tracing::error!(%error, "ending a session failed");
+        return (StatusCode::SERVICE_UNAVAILABLE, "Please try again.").into_response();
+    }
     let headers_out = response.headers_mut();
     headers_out.insert(header::LOCATION, HeaderValue::from_static("/"));
     headers_out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Ends `session` (if any) on the server and in this instance's hand-off
+/// memo, and adds to `response` a clearing cookie for each of payfac's
+/// cookies the browser presented, and only those. Every sign-out (this
+/// module's and the OpenID Provider's) goes through here.
+pub async fn end_session(
+    state: &AppState,
+    session: Option<payfac_store::SessionKey>,
+    presented: &HeaderMap,
+    response: &mut Response,
+) -> Result<(), payfac_store::StoreError> {
+    if let Some(key) = session {
+        // This instance stops handing the session to the storefront at once.
+        state.identity.cache.forget(key.id.0);
+        state.store.end_session(key).await?;
+    }
+    let insecure = state.config.insecure_cookies;
     for name in cookies::ISSUED {
-        if cookies::presented(&headers, name) {
-            headers_out.append(header::SET_COOKIE, cookies::clear(name, insecure));
+        if cookies::presented(presented, name) {
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, cookies::clear(name, insecure));
         }
     }
-    response
+    Ok(())
 }
 
 /// `GET /_payfac/me` (and the demo's `/api/me`): the signed-in buyer as a
